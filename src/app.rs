@@ -1,0 +1,159 @@
+//! Building and running the server: settings → engine, hub, node → router →
+//! listener. Tests build an `App` on port 0 and run it with their own
+//! shutdown future; `main` runs it until SIGINT/SIGTERM.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::jwt::TokenVerifier;
+use crate::auth::TokenMinter;
+use crate::config::{EngineKind, Settings};
+use crate::engine::memory::MemoryEngine;
+use crate::engine::Engine;
+use crate::hub::Hub;
+use crate::node::{ClientLimits, Node};
+use crate::protocol::Codec;
+use crate::rpc::{RpcRouter, ServerInfo};
+use crate::shutdown::Shutdown;
+use crate::{api, ops, ws};
+
+/// What HTTP handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node.
+    pub node: Node,
+    /// Shutdown root (connections are tracked on it).
+    pub shutdown: Shutdown,
+    /// Allowed WebSocket origins.
+    pub allowed_origins: Arc<Vec<String>>,
+    /// Largest inbound message.
+    pub max_frame_bytes: usize,
+    /// WebSocket read buffer size.
+    pub read_buffer: usize,
+    /// Token minter for the demo login (dev mode only).
+    pub minter: Option<Arc<TokenMinter>>,
+}
+
+/// A built server, bound but not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    settings: Settings,
+}
+
+impl App {
+    /// Binds the listener and assembles the node.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let config = &settings.config;
+        let shutdown = Shutdown::new();
+        let hub = Hub::new(Codec::Json, config.max_queue);
+        let engine: Arc<dyn Engine> = match config.engine {
+            EngineKind::Memory => {
+                let memory = MemoryEngine::new(settings.engine(), Arc::new(hub.clone()));
+                shutdown
+                    .tracker()
+                    .spawn(memory.clone().run_cleanup(shutdown.token()));
+                Arc::new(memory)
+            }
+        };
+        let verifier = TokenVerifier::new(&settings.verifier())?;
+        let node_id = uuid::Uuid::new_v4().to_string();
+        let mut rpc = RpcRouter::new();
+        rpc.register("server.info", ServerInfo::new(&node_id, engine.name())?);
+        let limits = ClientLimits {
+            max_queue: config.max_queue,
+            max_channels: config.max_channels,
+            max_commands_per_second: config.max_commands_per_second,
+            history_cap: config.history_size,
+            ping_interval: config.ping_interval,
+            pong_timeout: config.pong_timeout,
+            connect_timeout: config.connect_timeout,
+            expiry_grace: config.expiry_grace,
+            presence_refresh: config.presence_ttl / 3,
+        };
+        let node = Node::new(node_id, hub, engine, verifier, rpc, limits);
+        let minter = match (&settings.hs256_secret, config.dev) {
+            (Some(secret), true) => Some(Arc::new(TokenMinter::new(secret))),
+            _ => None,
+        };
+        let state = AppState {
+            node,
+            shutdown,
+            allowed_origins: Arc::new(config.allowed_origins.clone()),
+            max_frame_bytes: config.max_frame_bytes,
+            read_buffer: config.ws_read_buffer,
+            minter,
+        };
+        let router = router(state.clone());
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("TANDEM_LISTEN: cannot listen on {}", config.listen))?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+            settings,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The node (for tests and embedding).
+    pub fn node(&self) -> &Node {
+        &self.state.node
+    }
+
+    /// Serves until `signal` resolves, then shuts down gracefully: stop
+    /// accepting, tell every client to reconnect elsewhere (3001), wait for
+    /// connections to finish, bounded by the shutdown timeout.
+    pub async fn run(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let shutdown = self.state.shutdown.clone();
+        let token = shutdown.token();
+        let stop = token.clone();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = signal => {},
+                _ = stop.cancelled() => {},
+            }
+            stop.cancel();
+        });
+        let served = server.await;
+        shutdown.begin();
+        tracing::info!(
+            clients = self.state.node.hub().client_count(),
+            "shutting down"
+        );
+        let tracker = shutdown.tracker();
+        tracker.close();
+        let timeout = self.settings.config.shutdown_timeout;
+        if tokio::time::timeout(timeout, tracker.wait()).await.is_err() {
+            tracing::warn!(?timeout, "some connections did not finish in time");
+        }
+        served.context("http server failed")
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/connection/websocket", get(ws::upgrade::handler))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz));
+    if state.minter.is_some() {
+        router = router.route("/api/dev/token", post(api::dev::token));
+    }
+    router.layer(TraceLayer::new_for_http()).with_state(state)
+}

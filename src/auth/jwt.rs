@@ -1,0 +1,200 @@
+//! Verifying connection JWTs: HS256 with a shared secret, or RS256/ES256
+//! against a PEM public key. `alg: none` and algorithms other than the
+//! configured key's are refused.
+
+use std::time::Duration;
+
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+
+use super::{Claims, Secret};
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// `exp` is past, or `nbf` is in the future (the SDKs fetch a new token: 109).
+    #[error("token expired")]
+    Expired,
+    /// Anything else: bad signature, wrong algorithm, malformed, wrong issuer or
+    /// audience, missing `sub` (close 3500).
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// Could not build a verifier from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The public key file could not be read.
+    #[error("TANDEM_JWT_PUBLIC_KEY_FILE: cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is neither an RSA nor an EC public key in PEM form.
+    #[error("TANDEM_JWT_PUBLIC_KEY_FILE: {0} is not an RSA or EC public key in PEM format")]
+    NotAKey(String),
+}
+
+struct PublicKey {
+    key: DecodingKey,
+    algorithm: Algorithm,
+}
+
+/// Checks connection tokens.
+pub struct TokenVerifier {
+    hmac: Option<DecodingKey>,
+    public: Option<PublicKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Duration,
+}
+
+/// Settings for a [`TokenVerifier`].
+#[derive(Debug, Clone, Default)]
+pub struct VerifierConfig {
+    /// HS256 secret.
+    pub hs256_secret: Option<Secret>,
+    /// Path of an RSA or EC public key (PEM) for RS256/ES256.
+    pub public_key_file: Option<std::path::PathBuf>,
+    /// Required `iss`.
+    pub issuer: Option<String>,
+    /// Required `aud`.
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp`/`nbf`.
+    pub leeway: Duration,
+}
+
+impl TokenVerifier {
+    /// Builds a verifier; reads and parses the public key file if one is set.
+    pub fn new(config: &VerifierConfig) -> Result<Self, KeyError> {
+        let public = match &config.public_key_file {
+            Some(path) => Some(load_public_key(path)?),
+            None => None,
+        };
+        Ok(Self {
+            hmac: config
+                .hs256_secret
+                .as_ref()
+                .map(|s| DecodingKey::from_secret(s.expose())),
+            public,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway: config.leeway,
+        })
+    }
+
+    /// Verifies `token` and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let header = decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let (key, algorithm) = match header.alg {
+            Algorithm::HS256 => match &self.hmac {
+                Some(key) => (key, Algorithm::HS256),
+                None => return Err(AuthError::Invalid("HS256 tokens are not accepted".into())),
+            },
+            alg => match &self.public {
+                Some(public) if public.algorithm == alg => (&public.key, alg),
+                _ => {
+                    return Err(AuthError::Invalid(format!(
+                        "{alg:?} tokens are not accepted"
+                    )))
+                }
+            },
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &self.issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        let data = decode::<Claims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => AuthError::Expired,
+                _ => AuthError::Invalid(e.to_string()),
+            }
+        })?;
+        if data.claims.sub.is_empty() {
+            return Err(AuthError::Invalid("missing sub".into()));
+        }
+        Ok(data.claims)
+    }
+}
+
+fn load_public_key(path: &std::path::Path) -> Result<PublicKey, KeyError> {
+    let pem = std::fs::read(path).map_err(|source| KeyError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
+        return Ok(PublicKey {
+            key,
+            algorithm: Algorithm::RS256,
+        });
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
+        return Ok(PublicKey {
+            key,
+            algorithm: Algorithm::ES256,
+        });
+    }
+    Err(KeyError::NotAKey(path.display().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::TokenMinter;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn verifier() -> TokenVerifier {
+        TokenVerifier::new(&VerifierConfig {
+            hs256_secret: Some(Secret::new(SECRET)),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn accepts_a_minted_token() {
+        let token = TokenMinter::new(&Secret::new(SECRET))
+            .mint("alice", Duration::from_secs(60), None)
+            .unwrap();
+        let claims = verifier().verify(&token).unwrap();
+        assert_eq!(claims.sub, "alice");
+    }
+
+    #[test]
+    fn refuses_wrong_key_alg_none_and_expired() {
+        let other = TokenMinter::new(&Secret::new("another-secret-another-secret-xx"))
+            .mint("alice", Duration::from_secs(60), None)
+            .unwrap();
+        assert!(matches!(
+            verifier().verify(&other),
+            Err(AuthError::Invalid(_))
+        ));
+
+        // {"alg":"none","typ":"JWT"} . {"sub":"alice","exp":9999999999} . (no signature)
+        let none =
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.";
+        assert!(matches!(
+            verifier().verify(none),
+            Err(AuthError::Invalid(_))
+        ));
+
+        let expired = TokenMinter::new(&Secret::new(SECRET))
+            .mint_with_exp("alice", 1_000, None)
+            .unwrap();
+        assert!(matches!(
+            verifier().verify(&expired),
+            Err(AuthError::Expired)
+        ));
+    }
+}

@@ -1,0 +1,348 @@
+//! Configuration: command-line flags, each with a `TANDEM_…` environment
+//! variable (SPEC §5). [`Config::validate`] turns flags into [`Settings`] and
+//! fails at start with a message naming the setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::jwt::VerifierConfig;
+use crate::auth::Secret;
+use crate::engine::EngineConfig;
+
+/// `tandem` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Real-time collaboration server (Centrifugo client protocol)"
+)]
+pub struct Cli {
+    /// Server settings (also read by `token`).
+    #[command(flatten)]
+    pub config: Config,
+    /// What to do; defaults to `serve`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Print a connection token signed with TANDEM_JWT_HS256_SECRET.
+    Token(TokenArgs),
+}
+
+/// `tandem token` arguments.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// User id (`sub` claim).
+    #[arg(long)]
+    pub user: String,
+    /// Lifetime of the token. Defaults to 1h.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+    /// JSON object shown to others as the connection's `conn_info`.
+    #[arg(long)]
+    pub info: Option<String>,
+}
+
+/// Which engine holds history and presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// Embedded, single node, not durable.
+    Memory,
+}
+
+/// Server settings. Every flag has a `TANDEM_…` environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on. Defaults to 127.0.0.1:8000.
+    #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Development mode: generates a random JWT secret when none is set and
+    /// enables the demo login. Never use in production. Defaults to off.
+    #[arg(long, env = "TANDEM_DEV", default_value_t = false)]
+    pub dev: bool,
+
+    /// HS256 secret for connection tokens (at least 32 bytes). No default.
+    #[arg(long, env = "TANDEM_JWT_HS256_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_hs256_secret: Option<Secret>,
+
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key. No default.
+    #[arg(long, env = "TANDEM_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// Required `iss` claim. Defaults to not checked.
+    #[arg(long, env = "TANDEM_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim. Defaults to not checked.
+    #[arg(long, env = "TANDEM_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Clock skew allowed on `exp`/`nbf`. Defaults to 5s.
+    #[arg(long, env = "TANDEM_JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+
+    /// Engine. Defaults to memory.
+    #[arg(long, env = "TANDEM_ENGINE", value_enum, default_value_t = EngineKind::Memory)]
+    pub engine: EngineKind,
+
+    /// Publications kept per channel for history and recovery. Defaults to 1000.
+    #[arg(long, env = "TANDEM_HISTORY_SIZE", default_value_t = 1000)]
+    pub history_size: usize,
+
+    /// How long publications stay in history. Defaults to 24h.
+    #[arg(long, env = "TANDEM_HISTORY_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub history_ttl: Duration,
+
+    /// Largest inbound WebSocket message in bytes. Defaults to 65536.
+    #[arg(long, env = "TANDEM_MAX_FRAME_BYTES", default_value_t = 65536)]
+    pub max_frame_bytes: usize,
+
+    /// Outbound messages queued per connection before it is dropped as slow (3008). Defaults to 1024.
+    #[arg(long, env = "TANDEM_MAX_QUEUE", default_value_t = 1024)]
+    pub max_queue: usize,
+
+    /// Channels one connection may subscribe to. Defaults to 128.
+    #[arg(long, env = "TANDEM_MAX_CHANNELS", default_value_t = 128)]
+    pub max_channels: usize,
+
+    /// Commands per second one connection may send (burst of the same size); 0 = no limit. Defaults to 100.
+    #[arg(long, env = "TANDEM_MAX_COMMANDS_PER_SECOND", default_value_t = 100)]
+    pub max_commands_per_second: u32,
+
+    /// Origins allowed to open WebSockets, comma-separated (`*` = any). Defaults to
+    /// none besides same-host requests and clients that send no Origin.
+    #[arg(long, env = "TANDEM_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Interval between server pings. Defaults to 25s.
+    #[arg(long, env = "TANDEM_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// How long a client has to answer a ping before it is closed (3012). Defaults to 10s.
+    #[arg(long, env = "TANDEM_PONG_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub pong_timeout: Duration,
+
+    /// How long a new connection has to send `connect` (3502). Defaults to 10s.
+    #[arg(long, env = "TANDEM_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// How long after its token expires a connection may still send `refresh`. Defaults to 25s.
+    #[arg(long, env = "TANDEM_EXPIRY_GRACE", default_value = "25s", value_parser = parse_duration)]
+    pub expiry_grace: Duration,
+
+    /// How long a presence entry lives without a refresh. Defaults to 30s.
+    #[arg(long, env = "TANDEM_PRESENCE_TTL", default_value = "30s", value_parser = parse_duration)]
+    pub presence_ttl: Duration,
+
+    /// How long shutdown waits for connections to close. Defaults to 10s.
+    #[arg(long, env = "TANDEM_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// WebSocket read buffer per connection in bytes (memory per idle connection). Defaults to 4096.
+    #[arg(long, env = "TANDEM_WS_READ_BUFFER", default_value_t = 4096)]
+    pub ws_read_buffer: usize,
+}
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable of the setting.
+    pub setting: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+/// Validated settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The flags as given.
+    pub config: Config,
+    /// The HS256 secret in force (given, or generated in dev mode).
+    pub hs256_secret: Option<Secret>,
+    /// Whether the secret was generated for this run.
+    pub secret_generated: bool,
+}
+
+impl Settings {
+    /// Token verification settings.
+    pub fn verifier(&self) -> VerifierConfig {
+        VerifierConfig {
+            hs256_secret: self.hs256_secret.clone(),
+            public_key_file: self.config.jwt_public_key_file.clone(),
+            issuer: self.config.jwt_issuer.clone(),
+            audience: self.config.jwt_audience.clone(),
+            leeway: self.config.jwt_leeway,
+        }
+    }
+
+    /// Engine settings.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            history_size: self.config.history_size,
+            history_ttl: self.config.history_ttl,
+            presence_ttl: self.config.presence_ttl,
+        }
+    }
+}
+
+/// Shortest accepted HS256 secret.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Checks every setting and picks the JWT secret.
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let mut secret_generated = false;
+        let hs256_secret = match (&self.jwt_hs256_secret, &self.jwt_public_key_file, self.dev) {
+            (Some(s), _, _) if s.expose().len() < MIN_SECRET_BYTES => {
+                return Err(bad(
+                    "TANDEM_JWT_HS256_SECRET",
+                    format!("must be at least {MIN_SECRET_BYTES} bytes long"),
+                ))
+            }
+            (Some(s), _, _) => Some(s.clone()),
+            (None, None, true) => {
+                secret_generated = true;
+                use rand::distr::{Alphanumeric, SampleString};
+                Some(Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 48)))
+            }
+            (None, None, false) => {
+                return Err(bad(
+                    "TANDEM_JWT_HS256_SECRET",
+                    "no token key configured: set TANDEM_JWT_HS256_SECRET or TANDEM_JWT_PUBLIC_KEY_FILE \
+                     (or run with --dev for a throw-away secret)",
+                ))
+            }
+            (None, Some(_), _) => None,
+        };
+        if self.history_size == 0 {
+            return Err(bad("TANDEM_HISTORY_SIZE", "must be at least 1"));
+        }
+        if self.history_ttl.is_zero() {
+            return Err(bad("TANDEM_HISTORY_TTL", "must be longer than 0"));
+        }
+        if self.max_frame_bytes < 1024 {
+            return Err(bad("TANDEM_MAX_FRAME_BYTES", "must be at least 1024"));
+        }
+        if self.max_queue == 0 {
+            return Err(bad("TANDEM_MAX_QUEUE", "must be at least 1"));
+        }
+        if self.max_channels == 0 {
+            return Err(bad("TANDEM_MAX_CHANNELS", "must be at least 1"));
+        }
+        if self.ping_interval < Duration::from_secs(1) {
+            return Err(bad("TANDEM_PING_INTERVAL", "must be at least 1s"));
+        }
+        if self.pong_timeout.is_zero() || self.pong_timeout >= self.ping_interval {
+            return Err(bad(
+                "TANDEM_PONG_TIMEOUT",
+                "must be longer than 0 and shorter than TANDEM_PING_INTERVAL",
+            ));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(bad("TANDEM_CONNECT_TIMEOUT", "must be longer than 0"));
+        }
+        if self.presence_ttl < Duration::from_secs(1) {
+            return Err(bad("TANDEM_PRESENCE_TTL", "must be at least 1s"));
+        }
+        if self.ws_read_buffer < 256 {
+            return Err(bad("TANDEM_WS_READ_BUFFER", "must be at least 256"));
+        }
+        for origin in &self.allowed_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(bad(
+                    "TANDEM_ALLOWED_ORIGINS",
+                    format!("{origin:?} is not `*` or an http(s) origin"),
+                ));
+            }
+        }
+        Ok(Settings {
+            config: self,
+            hs256_secret,
+            secret_generated,
+        })
+    }
+}
+
+fn parse_secret(text: &str) -> Result<Secret, String> {
+    Ok(Secret::new(text))
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d`, `250ms` (humantime).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration like 90s, 15m, 24h or 7d: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, ConfigError> {
+        let mut all = vec!["tandem"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().config.validate()
+    }
+
+    #[test]
+    fn no_secret_is_an_error_unless_dev() {
+        let err = parse(&[]).unwrap_err();
+        assert_eq!(err.setting, "TANDEM_JWT_HS256_SECRET");
+        let dev = parse(&["--dev"]).unwrap();
+        assert!(dev.secret_generated);
+    }
+
+    #[test]
+    fn short_secret_and_bad_limits_name_the_setting() {
+        assert_eq!(
+            parse(&["--jwt-hs256-secret", "short"]).unwrap_err().setting,
+            "TANDEM_JWT_HS256_SECRET"
+        );
+        let s = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            parse(&["--jwt-hs256-secret", s, "--max-queue", "0"])
+                .unwrap_err()
+                .setting,
+            "TANDEM_MAX_QUEUE"
+        );
+        assert_eq!(
+            parse(&["--jwt-hs256-secret", s, "--pong-timeout", "30s"])
+                .unwrap_err()
+                .setting,
+            "TANDEM_PONG_TIMEOUT"
+        );
+        assert_eq!(
+            parse(&["--jwt-hs256-secret", s, "--allowed-origins", "example.com"])
+                .unwrap_err()
+                .setting,
+            "TANDEM_ALLOWED_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn durations_accept_human_forms() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
+        assert!(parse_duration("soon").is_err());
+        assert!(Cli::try_parse_from(["tandem", "--history-ttl", "soon"]).is_err());
+    }
+}

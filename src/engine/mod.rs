@@ -1,0 +1,158 @@
+//! Engines: where history, stream positions and presence live, and how
+//! publications reach every node (SPEC §6).
+//!
+//! One trait, [`Engine`], with an embedded [`memory::MemoryEngine`] today and a
+//! Redis engine later. Engines never import the hub or the socket layer: they
+//! report what happens in a channel through [`EngineEvents`], which the hub
+//! implements, so dependencies point one way (socket → hub → engine).
+//!
+//! # Contracts every engine keeps
+//! - **Order**: for one channel, `publish` assigns gapless increasing offsets, and
+//!   [`EngineEvents::publication`] is called for that channel in offset order, on
+//!   every node.
+//! - **Atomicity**: storing a publication in history, assigning its offset and
+//!   handing it to the fan-out happen as one step; a publication that was not
+//!   stored is never delivered, and `publish` returns only once it is stored.
+//! - **Epochs**: a stream's epoch changes whenever its history is lost (restart of
+//!   the memory engine, loss of the Redis keys); a reader never gets a position of
+//!   one epoch mixed with publications of another.
+//! - **Presence expiry**: `add_presence` also refreshes; entries that are not
+//!   refreshed within the presence TTL vanish (this is how a crashed node's clients
+//!   leave presence).
+//! - **Errors** are [`EngineError`]s; a temporary one means "try again", never
+//!   "maybe stored".
+
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::protocol::reply::{ClientInfo, Publication};
+
+/// A position in a channel's stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamPosition {
+    /// Offset of the newest publication (0 for an empty stream).
+    pub offset: u64,
+    /// The stream's incarnation.
+    pub epoch: String,
+}
+
+/// What to publish.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    /// The publication (its `offset` is assigned by the engine).
+    pub publication: Publication,
+    /// Keep it in the channel's history (and give it an offset).
+    pub history: bool,
+}
+
+/// Which part of a stream to read.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    /// At most this many publications (0 = only the position).
+    pub limit: usize,
+    /// Start after (or, with `reverse`, before) this position.
+    pub since: Option<StreamPosition>,
+    /// Newest first.
+    pub reverse: bool,
+}
+
+/// A page of history.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    /// Publications in the requested order.
+    pub publications: Vec<Publication>,
+    /// The stream's current top.
+    pub position: StreamPosition,
+}
+
+/// Engine failures. Mapped once to protocol errors and HTTP statuses.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// The backing service is unreachable or timed out; nothing was stored.
+    #[error("engine unavailable: {0}")]
+    Unavailable(String),
+    /// The requested `since` position belongs to another epoch.
+    #[error("unrecoverable position")]
+    UnrecoverablePosition,
+    /// A bug or corrupt data.
+    #[error("engine internal error: {0}")]
+    Internal(String),
+}
+
+/// History and presence settings shared by engines.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Publications kept per channel.
+    pub history_size: usize,
+    /// How long a publication stays in history.
+    pub history_ttl: Duration,
+    /// How long a presence entry lives without a refresh.
+    pub presence_ttl: Duration,
+}
+
+/// How an engine tells the node what happened in a channel.
+///
+/// Calls must not block: implementations hand work to bounded queues.
+pub trait EngineEvents: Send + Sync + 'static {
+    /// A publication arrived, in offset order per channel.
+    fn publication(&self, channel: &str, publication: &Publication);
+    /// A client joined the channel's presence.
+    fn join(&self, channel: &str, info: &ClientInfo);
+    /// A client left the channel's presence.
+    fn leave(&self, channel: &str, info: &ClientInfo);
+}
+
+/// Presence entries keyed by client id.
+pub type PresenceMap = BTreeMap<String, ClientInfo>;
+
+/// The engine: history, positions, presence and cross-node fan-out.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Short name for logs and `/readyz` ("memory", "redis").
+    fn name(&self) -> &'static str;
+
+    /// Stores (when `history`) and fans out a publication; returns its position.
+    /// Fan-out happens through [`EngineEvents::publication`] on every node.
+    async fn publish(
+        &self,
+        channel: &str,
+        request: PublishRequest,
+    ) -> Result<StreamPosition, EngineError>;
+
+    /// Tells every node that `info` joined `channel`.
+    async fn publish_join(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError>;
+
+    /// Tells every node that `info` left `channel`.
+    async fn publish_leave(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError>;
+
+    /// Starts delivering the channel's feed to this node (called when the first
+    /// local subscriber arrives). Must have taken effect when it returns.
+    async fn subscribe(&self, channel: &str) -> Result<(), EngineError>;
+
+    /// Stops delivering the channel's feed to this node.
+    async fn unsubscribe(&self, channel: &str) -> Result<(), EngineError>;
+
+    /// Reads a channel's history; creates the stream's epoch if it has none yet.
+    /// `since` with another epoch fails with [`EngineError::UnrecoverablePosition`].
+    async fn history(
+        &self,
+        channel: &str,
+        filter: HistoryFilter,
+    ) -> Result<HistoryPage, EngineError>;
+
+    /// Adds or refreshes a presence entry.
+    async fn add_presence(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError>;
+
+    /// Removes a presence entry.
+    async fn remove_presence(&self, channel: &str, client_id: &str) -> Result<(), EngineError>;
+
+    /// Who is present (entries past their TTL are left out).
+    async fn presence(&self, channel: &str) -> Result<PresenceMap, EngineError>;
+
+    /// Checks that the engine can serve requests (for `/readyz`).
+    async fn health(&self) -> Result<(), EngineError>;
+}

@@ -1,0 +1,156 @@
+//! The hub's side of one connection: its bounded outbound queue and its close switch.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::protocol::reply::ClientInfo;
+use crate::protocol::Disconnect;
+
+/// Where a connection's outgoing messages go: a bounded queue drained by the
+/// connection's writer task, plus the one switch that closes the connection.
+///
+/// Nothing that sends to a client ever waits: [`Outbox::enqueue`] uses
+/// `try_send`, and a full queue closes the connection with 3008 (slow), so a
+/// client that cannot keep up never delays the publisher or anyone else.
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<OutboxInner>,
+}
+
+struct OutboxInner {
+    tx: mpsc::Sender<Bytes>,
+    closed: CancellationToken,
+    /// Set once, by whoever closes first; the writer sends it as the close frame.
+    disconnect: OnceLock<Disconnect>,
+    /// Messages dropped because the connection was already closing.
+    dropped: AtomicU64,
+}
+
+impl Outbox {
+    /// A new outbox with room for `capacity` messages; returns the writer's end.
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let outbox = Self {
+            inner: Arc::new(OutboxInner {
+                tx,
+                closed: CancellationToken::new(),
+                disconnect: OnceLock::new(),
+                dropped: AtomicU64::new(0),
+            }),
+        };
+        (outbox, rx)
+    }
+
+    /// Queues one message. Returns false (and closes the connection as slow)
+    /// when the queue is full, or false when the connection is already closing.
+    pub fn enqueue(&self, message: Bytes) -> bool {
+        if self.is_closed() {
+            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        match self.inner.tx.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(Disconnect::SLOW);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.close(Disconnect::WRITE_ERROR);
+                false
+            }
+        }
+    }
+
+    /// Queues several messages, all or (when the queue fills) none further.
+    pub fn enqueue_all(&self, messages: impl IntoIterator<Item = Bytes>) -> bool {
+        messages.into_iter().all(|m| self.enqueue(m))
+    }
+
+    /// Closes the connection with `disconnect`; the first reason given wins.
+    pub fn close(&self, disconnect: Disconnect) {
+        let _ = self.inner.disconnect.set(disconnect);
+        self.inner.closed.cancel();
+    }
+
+    /// Marks the connection as closing without a reason (the peer went away).
+    pub fn close_quietly(&self) {
+        self.inner.closed.cancel();
+    }
+
+    /// Whether the connection is closing.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Resolves once the connection is closing.
+    pub fn closed(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.closed.cancelled()
+    }
+
+    /// Why the connection was closed, if it was.
+    pub fn disconnect(&self) -> Option<Disconnect> {
+        self.inner.disconnect.get().copied()
+    }
+}
+
+/// A connected, authenticated client as the hub sees it. Cheap to clone.
+#[derive(Clone)]
+pub struct ClientHandle {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    info: ClientInfo,
+    outbox: Outbox,
+}
+
+impl ClientHandle {
+    /// A handle for the client `info` writing to `outbox`.
+    pub fn new(info: ClientInfo, outbox: Outbox) -> Self {
+        Self {
+            inner: Arc::new(ClientInner { info, outbox }),
+        }
+    }
+
+    /// Connection id.
+    pub fn id(&self) -> &str {
+        &self.inner.info.client
+    }
+
+    /// User id.
+    pub fn user(&self) -> &str {
+        &self.inner.info.user
+    }
+
+    /// The client's info as shown in presence and publications.
+    pub fn info(&self) -> &ClientInfo {
+        &self.inner.info
+    }
+
+    /// The client's outbound queue.
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_closes_as_slow() {
+        let (outbox, _rx) = Outbox::new(2);
+        assert!(outbox.enqueue(Bytes::from_static(b"1")));
+        assert!(outbox.enqueue(Bytes::from_static(b"2")));
+        assert!(!outbox.enqueue(Bytes::from_static(b"3")));
+        assert!(outbox.is_closed());
+        assert_eq!(outbox.disconnect(), Some(Disconnect::SLOW));
+        // The first reason stays.
+        outbox.close(Disconnect::SHUTDOWN);
+        assert_eq!(outbox.disconnect(), Some(Disconnect::SLOW));
+    }
+}

@@ -1,0 +1,16 @@
+//! The Centrifugo client protocol, JSON variant (SPEC §3).
+//!
+//! Pure data and encoding: no sockets, no engine. `command` is what clients
+//! send, `reply` and `push` what the server sends, `codes` every error and
+//! disconnect code, `codec` the one place bytes are turned into messages.
+
+pub mod codec;
+pub mod codes;
+pub mod command;
+pub mod payload;
+pub mod push;
+pub mod reply;
+
+pub use codec::Codec;
+pub use codes::{Disconnect, ProtocolError};
+pub use payload::Json;

@@ -1,0 +1,90 @@
+//! One WebSocket connection: reads frames, feeds the protocol state machine,
+//! runs its timers, and tears everything down when it ends.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::client::ClientState;
+use crate::hub::Outbox;
+use crate::node::Node;
+use crate::protocol::{Codec, Disconnect};
+use crate::ws::writer;
+
+/// How long the writer may take to flush the close frame after the loop ends.
+const WRITER_DRAIN: Duration = Duration::from_secs(2);
+
+/// Serves one upgraded connection until it closes or `shutdown` is cancelled.
+pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: CancellationToken) {
+    let (outbox, rx) = Outbox::new(node.limits().max_queue);
+    let mut state = ClientState::new(node, codec, outbox.clone());
+    let span =
+        tracing::info_span!("conn", client = %state.client_id(), user = tracing::field::Empty);
+    async move {
+        let (sink, mut stream) = socket.split();
+        let mut writer =
+            tokio::spawn(writer::run(sink, rx, outbox.clone(), codec).in_current_span());
+        loop {
+            let deadline = state.next_deadline();
+            let outcome: Result<(), Option<Disconnect>> = tokio::select! {
+                biased;
+                _ = outbox.closed() => Err(None),
+                _ = shutdown.cancelled() => Err(Some(Disconnect::SHUTDOWN)),
+                _ = tokio::time::sleep_until(deadline) => state.on_timer().await.map_err(Some),
+                frame = stream.next() => match frame {
+                    None | Some(Ok(Message::Close(_))) => Err(None),
+                    Some(Ok(Message::Text(text))) => match codec.decode_frame(&text) {
+                        Ok(commands) => state.handle_commands(commands).await.map_err(Some),
+                        Err(err) => {
+                            tracing::debug!(error = %err, "bad frame");
+                            Err(Some(Disconnect::BAD_REQUEST))
+                        }
+                    },
+                    Some(Ok(Message::Binary(_))) => {
+                        tracing::debug!("binary frame on a JSON connection");
+                        Err(Some(Disconnect::BAD_REQUEST))
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                    Some(Err(err)) => Err(read_error(err)),
+                },
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(Some(disconnect)) => {
+                    outbox.close(disconnect);
+                    break;
+                }
+                Err(None) => break,
+            }
+        }
+        state.close().await;
+        outbox.close_quietly();
+        if tokio::time::timeout(WRITER_DRAIN, &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
+        tracing::debug!(disconnect = ?outbox.disconnect(), "connection ended");
+    }
+    .instrument(span)
+    .await;
+}
+
+/// A read error: an oversized frame gets 1009, anything else just ends the connection.
+fn read_error(err: axum::Error) -> Option<Disconnect> {
+    let inner = err.into_inner();
+    match inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+        Some(tokio_tungstenite::tungstenite::Error::Capacity(cap)) => {
+            tracing::info!(error = %cap, "frame above the limit");
+            Some(Disconnect::MESSAGE_TOO_BIG)
+        }
+        _ => {
+            tracing::debug!(error = %inner, "read failed");
+            None
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The writer task: the only owner of a connection's sink.
+//!
+//! It drains the connection's bounded queue, joins whatever is waiting into one
+//! frame (the protocol allows many messages per frame), and on close sends the
+//! close frame with the disconnect code. It never blocks anyone but itself: a
+//! write that stalls only fills this connection's queue, which the hub then
+//! closes as slow.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+
+use crate::hub::Outbox;
+use crate::protocol::{Codec, Disconnect};
+
+/// Most messages joined into one frame.
+const MAX_BATCH: usize = 64;
+/// How long the close frame may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Writes queued messages until the outbox closes, then sends the close frame.
+pub async fn run(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Bytes>,
+    outbox: Outbox,
+    codec: Codec,
+) {
+    let mut batch: Vec<Bytes> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        tokio::select! {
+            biased;
+            _ = outbox.closed() => break,
+            next = rx.recv() => {
+                let Some(first) = next else { break };
+                batch.clear();
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(message) => batch.push(message),
+                        Err(_) => break,
+                    }
+                }
+                let Ok(text) = Utf8Bytes::try_from(codec.join_frame(&batch)) else {
+                    tracing::error!("outgoing frame is not UTF-8");
+                    outbox.close(Disconnect::INTERNAL);
+                    break;
+                };
+                tokio::select! {
+                    biased;
+                    _ = outbox.closed() => break,
+                    sent = sink.send(Message::Text(text)) => {
+                        if let Err(err) = sent {
+                            tracing::debug!(error = %err, "write failed");
+                            outbox.close(Disconnect::WRITE_ERROR);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(disconnect) = outbox
+        .disconnect()
+        .filter(|d| *d != Disconnect::WRITE_ERROR)
+    {
+        tracing::debug!(
+            code = disconnect.code,
+            reason = disconnect.reason,
+            "closing"
+        );
+        let frame = CloseFrame {
+            code: disconnect.code,
+            reason: Utf8Bytes::from_static(disconnect.reason),
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+}
