@@ -53,7 +53,6 @@ impl ClientState {
         self.connected = Some(Connected {
             handle,
             expires_at: Some(expires_at(claims.exp)),
-            exp: claims.exp,
         });
         let limits = self.node.limits();
         Ok(Some(ReplyBody::Connect(ConnectResult {
@@ -84,7 +83,6 @@ impl ClientState {
             tracing::info!("refresh refused: token for another user");
             return Err(Disconnect::INVALID_TOKEN.into());
         }
-        connected.exp = claims.exp;
         connected.expires_at = Some(expires_at(claims.exp));
         Ok(Some(ReplyBody::Refresh(ConnectResult {
             client: self.client_id.clone(),

@@ -78,8 +78,6 @@ struct Connected {
     /// When the token expires; `None` never happens today (exp is required) but
     /// is kept for tokens without expiry.
     expires_at: Option<Instant>,
-    /// Unix seconds of the token's exp (to compute ttl).
-    exp: u64,
 }
 
 /// A subscribed channel.

@@ -18,7 +18,7 @@ use dashmap::DashMap;
 use crate::engine::EngineEvents;
 use crate::protocol::push::{Push, PushBody, PushEnvelope};
 use crate::protocol::reply::{ClientInfo, Publication};
-use crate::protocol::{Codec, Disconnect};
+use crate::protocol::Codec;
 pub use client::{ClientHandle, Outbox};
 pub use subscriber::Subscriber;
 
@@ -122,13 +122,6 @@ impl Hub {
     /// Number of channels with local subscribers.
     pub fn channel_count(&self) -> usize {
         self.inner.channels.len()
-    }
-
-    /// Closes every connection with `disconnect` (shutdown).
-    pub fn disconnect_all(&self, disconnect: Disconnect) {
-        for client in self.inner.clients.iter() {
-            client.outbox().close(disconnect);
-        }
     }
 
     fn encode(&self, push: PushEnvelope<'_>) -> Option<Bytes> {
