@@ -18,9 +18,10 @@ use crate::config::{EngineKind, Settings};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::Engine;
 use crate::hub::Hub;
-use crate::node::{ClientLimits, Node};
+use crate::node::{ClientLimits, Node, NodeParts};
 use crate::protocol::Codec;
 use crate::rpc::{RpcRouter, ServerInfo};
+use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
 use crate::{api, ops, ws};
 
@@ -66,8 +67,10 @@ impl App {
         };
         let verifier = TokenVerifier::new(&settings.verifier())?;
         let node_id = uuid::Uuid::new_v4().to_string();
+        let sessions = SessionService::new(engine.clone(), settings.domain());
         let mut rpc = RpcRouter::new();
         rpc.register("server.info", ServerInfo::new(&node_id, engine.name())?);
+        crate::sessions::rpc::register(&mut rpc, &sessions);
         let limits = ClientLimits {
             max_queue: config.max_queue,
             max_channels: config.max_channels,
@@ -79,7 +82,15 @@ impl App {
             expiry_grace: config.expiry_grace,
             presence_refresh: config.presence_ttl / 3,
         };
-        let node = Node::new(node_id, hub, engine, verifier, rpc, limits);
+        let node = Node::new(NodeParts {
+            id: node_id,
+            hub,
+            engine,
+            sessions,
+            verifier,
+            rpc,
+            limits,
+        });
         let minter = match (&settings.hs256_secret, config.dev) {
             (Some(secret), true) => Some(Arc::new(TokenMinter::new(secret))),
             _ => None,

@@ -147,6 +147,38 @@ pub struct Config {
     #[arg(long, env = "TANDEM_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Longest session name or mission title, in characters. Defaults to 200.
+    #[arg(long, env = "TANDEM_MAX_NAME_CHARS", default_value_t = 200)]
+    pub max_name_chars: usize,
+
+    /// Largest chat message, in bytes. Defaults to 16384.
+    #[arg(long, env = "TANDEM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Largest metadata object, in bytes of JSON. Defaults to 8192.
+    #[arg(long, env = "TANDEM_MAX_METADATA_BYTES", default_value_t = 8 * 1024)]
+    pub max_metadata_bytes: usize,
+
+    /// Most JSON Patch operations per mission edit. Defaults to 100.
+    #[arg(long, env = "TANDEM_MAX_PATCH_OPS", default_value_t = 100)]
+    pub max_patch_ops: usize,
+
+    /// Most collaborators per session, the owner included. Defaults to 50.
+    #[arg(long, env = "TANDEM_MAX_COLLABORATORS", default_value_t = 50)]
+    pub max_collaborators: usize,
+
+    /// Largest inline asset content, in bytes. Defaults to 32768.
+    #[arg(long, env = "TANDEM_MAX_ASSET_BYTES", default_value_t = 32 * 1024)]
+    pub max_asset_bytes: usize,
+
+    /// Largest mission document, in bytes of JSON. Defaults to 262144.
+    #[arg(long, env = "TANDEM_MAX_MISSION_BYTES", default_value_t = 256 * 1024)]
+    pub max_mission_bytes: usize,
+
+    /// Activity pings closer together than this are not stored again. Defaults to 10s.
+    #[arg(long, env = "TANDEM_ACTIVITY_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub activity_interval: Duration,
+
     /// WebSocket read buffer per connection in bytes (memory per idle connection). Defaults to 4096.
     #[arg(long, env = "TANDEM_WS_READ_BUFFER", default_value_t = 4096)]
     pub ws_read_buffer: usize,
@@ -189,6 +221,21 @@ impl Settings {
             issuer: self.config.jwt_issuer.clone(),
             audience: self.config.jwt_audience.clone(),
             leeway: self.config.jwt_leeway,
+        }
+    }
+
+    /// Domain validation limits.
+    pub fn domain(&self) -> crate::sessions::DomainLimits {
+        let c = &self.config;
+        crate::sessions::DomainLimits {
+            max_name_chars: c.max_name_chars,
+            max_message_bytes: c.max_message_bytes,
+            max_metadata_bytes: c.max_metadata_bytes,
+            max_patch_ops: c.max_patch_ops,
+            max_collaborators: c.max_collaborators,
+            max_asset_bytes: c.max_asset_bytes,
+            max_mission_bytes: c.max_mission_bytes,
+            activity_interval: c.activity_interval,
         }
     }
 
@@ -260,6 +307,24 @@ impl Config {
         }
         if self.presence_ttl < Duration::from_secs(1) {
             return Err(bad("TANDEM_PRESENCE_TTL", "must be at least 1s"));
+        }
+        for (setting, value) in [
+            ("TANDEM_MAX_NAME_CHARS", self.max_name_chars),
+            ("TANDEM_MAX_MESSAGE_BYTES", self.max_message_bytes),
+            ("TANDEM_MAX_METADATA_BYTES", self.max_metadata_bytes),
+            ("TANDEM_MAX_PATCH_OPS", self.max_patch_ops),
+            ("TANDEM_MAX_ASSET_BYTES", self.max_asset_bytes),
+            ("TANDEM_MAX_MISSION_BYTES", self.max_mission_bytes),
+        ] {
+            if value == 0 {
+                return Err(bad(setting, "must be at least 1"));
+            }
+        }
+        if self.max_collaborators < 1 {
+            return Err(bad(
+                "TANDEM_MAX_COLLABORATORS",
+                "must be at least 1 (the owner)",
+            ));
         }
         if self.ws_read_buffer < 256 {
             return Err(bad("TANDEM_WS_READ_BUFFER", "must be at least 256"));

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod client;
 pub mod config;
 pub mod engine;
@@ -29,6 +30,7 @@ pub mod ops;
 pub mod policy;
 pub mod protocol;
 pub mod rpc;
+pub mod sessions;
 pub mod shutdown;
 pub mod telemetry;
 pub mod ws;

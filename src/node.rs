@@ -11,6 +11,7 @@ use crate::engine::Engine;
 use crate::hub::Hub;
 use crate::policy::Policy;
 use crate::rpc::RpcRouter;
+use crate::sessions::SessionService;
 
 /// Per-connection limits and timers, from the configuration.
 #[derive(Debug, Clone)]
@@ -35,6 +36,24 @@ pub struct ClientLimits {
     pub presence_refresh: std::time::Duration,
 }
 
+/// What a node is made of.
+pub struct NodeParts {
+    /// Unique id of this process run.
+    pub id: String,
+    /// Local connections and subscriptions.
+    pub hub: Hub,
+    /// The engine.
+    pub engine: Arc<dyn Engine>,
+    /// The sessions service (over the same engine).
+    pub sessions: SessionService,
+    /// Connection token verification.
+    pub verifier: TokenVerifier,
+    /// RPC methods.
+    pub rpc: RpcRouter,
+    /// Per-connection limits.
+    pub limits: ClientLimits,
+}
+
 /// Shared handle on the node's parts. Cheap to clone.
 #[derive(Clone)]
 pub struct Node {
@@ -46,6 +65,7 @@ struct NodeInner {
     hub: Hub,
     engine: Arc<dyn Engine>,
     policy: Policy,
+    sessions: SessionService,
     verifier: TokenVerifier,
     rpc: RpcRouter,
     limits: ClientLimits,
@@ -53,25 +73,33 @@ struct NodeInner {
 
 impl Node {
     /// Assembles a node.
-    pub fn new(
-        id: String,
-        hub: Hub,
-        engine: Arc<dyn Engine>,
-        verifier: TokenVerifier,
-        rpc: RpcRouter,
-        limits: ClientLimits,
-    ) -> Self {
+    pub fn new(parts: NodeParts) -> Self {
+        let NodeParts {
+            id,
+            hub,
+            engine,
+            sessions,
+            verifier,
+            rpc,
+            limits,
+        } = parts;
         Self {
             inner: Arc::new(NodeInner {
                 id,
                 hub,
                 engine,
-                policy: Policy,
+                policy: Policy::new(sessions.clone()),
+                sessions,
                 verifier,
                 rpc,
                 limits,
             }),
         }
+    }
+
+    /// The sessions service.
+    pub fn sessions(&self) -> &SessionService {
+        &self.inner.sessions
     }
 
     /// This node's id (unique per process run).

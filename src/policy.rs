@@ -1,13 +1,17 @@
 //! Who may do what on which channel: the one policy function (SPEC §4.5).
 //!
 //! Channel names are `<namespace>:<id>`. Today:
-//! - `session:<id>`: any authenticated user may subscribe, read history and
-//!   presence, and publish (the sessions issue narrows this to collaborators and
-//!   editors); history, recovery, presence and join/leave are on.
+//! - `session:<id>`: only the session's collaborators may subscribe, read
+//!   history and presence; nobody publishes directly (every change is a domain
+//!   operation through RPC or REST, so the stream stays the session's event
+//!   log); history, recovery, presence and join/leave are on.
 //! - `user:<id>`: only that user; history and recovery on; no client publishes.
 //! - anything else: permission denied.
 
+use uuid::Uuid;
+
 use crate::protocol::ProtocolError;
+use crate::sessions::SessionService;
 
 /// Longest channel name accepted.
 pub const MAX_CHANNEL_LEN: usize = 255;
@@ -58,10 +62,17 @@ fn parse(channel: &str) -> Result<Namespace<'_>, ProtocolError> {
 }
 
 /// The channel policy.
-#[derive(Debug, Clone, Default)]
-pub struct Policy;
+#[derive(Clone)]
+pub struct Policy {
+    sessions: SessionService,
+}
 
 impl Policy {
+    /// A policy that asks `sessions` who collaborates on what.
+    pub fn new(sessions: SessionService) -> Self {
+        Self { sessions }
+    }
+
     /// Decides whether `user` may do `action` on `channel`, and how the channel behaves.
     pub async fn authorize(
         &self,
@@ -70,11 +81,21 @@ impl Policy {
         action: Action,
     ) -> Result<ChannelOptions, ProtocolError> {
         match parse(channel)? {
-            Namespace::Session(_) => Ok(ChannelOptions {
-                history: true,
-                presence: true,
-                join_leave: true,
-            }),
+            Namespace::Session(id) => {
+                if action == Action::Publish {
+                    return Err(ProtocolError::permission_denied());
+                }
+                let id = Uuid::try_parse(id).map_err(|_| ProtocolError::permission_denied())?;
+                match self.sessions.role_of(user, id).await {
+                    Ok(Some(_)) => Ok(ChannelOptions {
+                        history: true,
+                        presence: true,
+                        join_leave: true,
+                    }),
+                    Ok(None) => Err(ProtocolError::permission_denied()),
+                    Err(err) => Err(crate::sessions::rpc::protocol_error(err)),
+                }
+            }
             Namespace::User(owner) => {
                 if owner != user || action == Action::Publish {
                     return Err(ProtocolError::permission_denied());
@@ -91,39 +112,82 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::engine::memory::MemoryEngine;
+    use crate::engine::{EngineConfig, EngineEvents};
+    use crate::protocol::reply::{ClientInfo, Publication};
+    use crate::sessions::service::CreateSession;
+    use crate::sessions::DomainLimits;
+
+    struct Nobody;
+    impl EngineEvents for Nobody {
+        fn publication(&self, _: &str, _: &Publication) {}
+        fn join(&self, _: &str, _: &ClientInfo) {}
+        fn leave(&self, _: &str, _: &ClientInfo) {}
+        fn unsubscribe_user(&self, _: &str, _: &str) {}
+    }
+
+    fn policy() -> (Policy, SessionService) {
+        let config = EngineConfig {
+            history_size: 10,
+            history_ttl: std::time::Duration::from_secs(60),
+            presence_ttl: std::time::Duration::from_secs(60),
+        };
+        let engine = Arc::new(MemoryEngine::new(config, Arc::new(Nobody)));
+        let sessions = SessionService::new(engine, DomainLimits::default());
+        (Policy::new(sessions.clone()), sessions)
+    }
 
     #[tokio::test]
     async fn user_channels_are_private() {
-        let p = Policy;
+        let (p, _) = policy();
         assert!(p
             .authorize("alice", "user:alice", Action::Subscribe)
             .await
             .is_ok());
-        assert_eq!(
-            p.authorize("bob", "user:alice", Action::Subscribe)
-                .await
-                .unwrap_err()
-                .code,
-            103
-        );
-        assert_eq!(
-            p.authorize("alice", "user:alice", Action::Publish)
-                .await
-                .unwrap_err()
-                .code,
-            103
-        );
+        let denied = p.authorize("bob", "user:alice", Action::Subscribe).await;
+        assert_eq!(denied.unwrap_err().code, 103);
+        let publish = p.authorize("alice", "user:alice", Action::Publish).await;
+        assert_eq!(publish.unwrap_err().code, 103);
     }
 
     #[tokio::test]
-    async fn sessions_are_open_and_others_refused() {
-        let p = Policy;
+    async fn session_channels_are_for_collaborators_and_never_published_to() {
+        let (p, sessions) = policy();
+        let input = CreateSession {
+            name: "plan".into(),
+            ..Default::default()
+        };
+        let session = sessions.create("alice", input).await.unwrap();
+        let channel = format!("session:{}", session.id);
         let o = p
-            .authorize("bob", "session:abc", Action::Publish)
+            .authorize("alice", &channel, Action::Subscribe)
             .await
             .unwrap();
         assert!(o.history && o.presence && o.join_leave);
+        assert_eq!(
+            p.authorize("bob", &channel, Action::Subscribe)
+                .await
+                .unwrap_err()
+                .code,
+            103
+        );
+        assert_eq!(
+            p.authorize("alice", &channel, Action::Publish)
+                .await
+                .unwrap_err()
+                .code,
+            103
+        );
+        assert_eq!(
+            p.authorize("bob", "session:not-a-uuid", Action::Subscribe)
+                .await
+                .unwrap_err()
+                .code,
+            103
+        );
         assert_eq!(
             p.authorize("bob", "chat:lobby", Action::Subscribe)
                 .await
@@ -131,15 +195,9 @@ mod tests {
                 .code,
             103
         );
+        let long = "x".repeat(300);
         assert_eq!(
-            p.authorize("bob", "session:", Action::Subscribe)
-                .await
-                .unwrap_err()
-                .code,
-            103
-        );
-        assert_eq!(
-            p.authorize("bob", &"x".repeat(300), Action::Subscribe)
+            p.authorize("bob", &long, Action::Subscribe)
                 .await
                 .unwrap_err()
                 .code,

@@ -10,6 +10,7 @@
 use super::{ClientState, Failure, Handled, Subscription};
 use crate::engine::{EngineError, HistoryFilter, HistoryPage, StreamPosition};
 use crate::hub::subscriber::merge;
+use crate::hub::Control;
 use crate::policy::{Action, ChannelOptions};
 use crate::protocol::command::SubscribeRequest;
 use crate::protocol::push::{Push, PushBody, PushEnvelope};
@@ -168,6 +169,34 @@ impl ClientState {
         self.connected()?;
         self.leave(channel).await;
         Ok(Some(ReplyBody::Unsubscribe(Empty {})))
+    }
+
+    /// Carries out a hub order.
+    pub async fn on_control(&mut self, order: Control) {
+        match order {
+            Control::Unsubscribe {
+                channel,
+                code,
+                reason,
+            } => {
+                if !self.subscriptions.contains_key(&channel) {
+                    return;
+                }
+                let push = PushEnvelope {
+                    push: Push {
+                        channel: Some(&channel),
+                        body: PushBody::Unsubscribe { code, reason },
+                    },
+                };
+                match self.codec.encode_push(&push) {
+                    Ok(bytes) => {
+                        self.outbox.enqueue(bytes);
+                    }
+                    Err(err) => tracing::error!(error = %err, "could not encode unsubscribe push"),
+                }
+                self.leave(&channel).await;
+            }
+        }
     }
 
     /// Drops a subscription everywhere: hub, presence, engine feed; announces the leave.

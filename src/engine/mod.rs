@@ -23,6 +23,7 @@
 //!   "maybe stored".
 
 pub mod memory;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -104,6 +105,8 @@ pub trait EngineEvents: Send + Sync + 'static {
     fn join(&self, channel: &str, info: &ClientInfo);
     /// A client left the channel's presence.
     fn leave(&self, channel: &str, info: &ClientInfo);
+    /// Every subscription of `user` to `channel` must end (server unsubscribe).
+    fn unsubscribe_user(&self, channel: &str, user: &str);
 }
 
 /// Presence entries keyed by client id.
@@ -111,7 +114,7 @@ pub type PresenceMap = BTreeMap<String, ClientInfo>;
 
 /// The engine: history, positions, presence and cross-node fan-out.
 #[async_trait]
-pub trait Engine: Send + Sync + 'static {
+pub trait Engine: store::SessionStore + Send + Sync + 'static {
     /// Short name for logs and `/readyz` ("memory", "redis").
     fn name(&self) -> &'static str;
 
@@ -128,6 +131,9 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Tells every node that `info` left `channel`.
     async fn publish_leave(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError>;
+
+    /// Ends every subscription of `user` to `channel`, on every node (access revoked).
+    async fn unsubscribe_user(&self, channel: &str, user: &str) -> Result<(), EngineError>;
 
     /// Starts delivering the channel's feed to this node (called when the first
     /// local subscriber arrives). Must have taken effect when it returns.

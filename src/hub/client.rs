@@ -21,8 +21,27 @@ pub struct Outbox {
     inner: Arc<OutboxInner>,
 }
 
+/// Orders from the hub that the connection itself must carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// End the subscription to `channel` (access revoked): tell the client with
+    /// an unsubscribe push carrying `code`, then leave the channel.
+    Unsubscribe {
+        /// The channel.
+        channel: String,
+        /// Unsubscribe push code.
+        code: u32,
+        /// Reason.
+        reason: &'static str,
+    },
+}
+
+/// Most control orders waiting per connection.
+const CONTROL_QUEUE: usize = 64;
+
 struct OutboxInner {
     tx: mpsc::Sender<Bytes>,
+    control: mpsc::Sender<Control>,
     closed: CancellationToken,
     /// Set once, by whoever closes first; the writer sends it as the close frame.
     disconnect: OnceLock<Disconnect>,
@@ -31,18 +50,29 @@ struct OutboxInner {
 }
 
 impl Outbox {
-    /// A new outbox with room for `capacity` messages; returns the writer's end.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Bytes>) {
+    /// A new outbox with room for `capacity` messages; returns the writer's
+    /// end and the connection's end of the control queue.
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Bytes>, mpsc::Receiver<Control>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let outbox = Self {
             inner: Arc::new(OutboxInner {
                 tx,
+                control,
                 closed: CancellationToken::new(),
                 disconnect: OnceLock::new(),
                 dropped: AtomicU64::new(0),
             }),
         };
-        (outbox, rx)
+        (outbox, rx, control_rx)
+    }
+
+    /// Hands an order to the connection. A connection that cannot take it is
+    /// closed with 3010 (it reconnects and its state is rebuilt from scratch).
+    pub fn control(&self, order: Control) {
+        if self.inner.control.try_send(order).is_err() {
+            self.close(Disconnect::INSUFFICIENT_STATE);
+        }
     }
 
     /// Queues one message. Returns false (and closes the connection as slow)
@@ -143,7 +173,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_closes_as_slow() {
-        let (outbox, _rx) = Outbox::new(2);
+        let (outbox, _rx, _control) = Outbox::new(2);
         assert!(outbox.enqueue(Bytes::from_static(b"1")));
         assert!(outbox.enqueue(Bytes::from_static(b"2")));
         assert!(!outbox.enqueue(Bytes::from_static(b"3")));

@@ -19,7 +19,7 @@ use crate::engine::EngineEvents;
 use crate::protocol::push::{Push, PushBody, PushEnvelope};
 use crate::protocol::reply::{ClientInfo, Publication};
 use crate::protocol::Codec;
-pub use client::{ClientHandle, Outbox};
+pub use client::{ClientHandle, Control, Outbox};
 pub use subscriber::Subscriber;
 
 /// The node's registry of connections and subscriptions. Cheap to clone.
@@ -192,5 +192,19 @@ impl EngineEvents for Hub {
 
     fn leave(&self, channel: &str, info: &ClientInfo) {
         self.broadcast_presence(channel, info, false);
+    }
+
+    fn unsubscribe_user(&self, channel: &str, user: &str) {
+        for sub in self
+            .subscribers(channel)
+            .iter()
+            .filter(|s| s.client().user() == user)
+        {
+            sub.client().outbox().control(Control::Unsubscribe {
+                channel: channel.to_owned(),
+                code: crate::protocol::codes::unsubscribe::SERVER,
+                reason: "access revoked",
+            });
+        }
     }
 }

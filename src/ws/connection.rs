@@ -19,7 +19,7 @@ const WRITER_DRAIN: Duration = Duration::from_secs(2);
 
 /// Serves one upgraded connection until it closes or `shutdown` is cancelled.
 pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: CancellationToken) {
-    let (outbox, rx) = Outbox::new(node.limits().max_queue);
+    let (outbox, rx, mut control) = Outbox::new(node.limits().max_queue);
     let mut state = ClientState::new(node, codec, outbox.clone());
     let span =
         tracing::info_span!("conn", client = %state.client_id(), user = tracing::field::Empty);
@@ -34,6 +34,10 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
                 _ = outbox.closed() => Err(None),
                 _ = shutdown.cancelled() => Err(Some(Disconnect::SHUTDOWN)),
                 _ = tokio::time::sleep_until(deadline) => state.on_timer().await.map_err(Some),
+                Some(order) = control.recv() => {
+                    state.on_control(order).await;
+                    Ok(())
+                }
                 frame = stream.next() => match frame {
                     None | Some(Ok(Message::Close(_))) => Err(None),
                     Some(Ok(Message::Text(text))) => match codec.decode_frame(&text) {

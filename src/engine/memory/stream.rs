@@ -87,22 +87,57 @@ impl Streams {
         request: PublishRequest,
         deliver: impl FnOnce(&Publication),
     ) -> StreamPosition {
+        let PublishRequest {
+            publication,
+            history,
+        } = request;
+        self.append_with(
+            channel,
+            history,
+            |_| Ok::<_, std::convert::Infallible>(publication),
+            deliver,
+        )
+        .unwrap_or_else(|never| match never {})
+    }
+
+    /// Like [`Streams::append`], with the publication built from its offset
+    /// (0 without history). A build error stores and delivers nothing.
+    pub(super) fn append_with<E>(
+        &self,
+        channel: &str,
+        history: bool,
+        build: impl FnOnce(u64) -> Result<Publication, E>,
+        deliver: impl FnOnce(&Publication),
+    ) -> Result<StreamPosition, E> {
         let stream = self.stream(channel);
         let mut s = stream
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut publication = request.publication;
-        if request.history {
-            s.top += 1;
-            publication.offset = s.top;
+        let offset = if history { s.top + 1 } else { 0 };
+        let mut publication = build(offset)?;
+        publication.offset = offset;
+        if history {
+            s.top = offset;
             let now = Instant::now();
             s.items.push_back((now, publication.clone()));
             s.trim(self.size, self.ttl, now);
-        } else {
-            publication.offset = 0;
         }
         deliver(&publication);
+        Ok(s.position())
+    }
+
+    /// The stream's current position (creating its epoch if new).
+    pub(super) fn position(&self, channel: &str) -> StreamPosition {
+        let stream = self.stream(channel);
+        let s = stream
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         s.position()
+    }
+
+    /// Forgets a stream (its channel's next publication starts a new epoch).
+    pub(super) fn remove(&self, channel: &str) {
+        self.map.remove(channel);
     }
 
     pub(super) fn read(

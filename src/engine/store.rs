@@ -1,0 +1,149 @@
+//! Domain storage: sessions and everything in them (SPEC §2, §4.1–4.3).
+//!
+//! # Model
+//! A session is stored as one [`SessionRecord`] (session, mission, assets) with
+//! a version, plus two append-only lists: chat messages and events. Every
+//! change goes through [`SessionStore::commit`], a compare-and-set on the
+//! record's version that, in one atomic step, replaces the record, appends the
+//! message (if any), appends the events to the full event log **and publishes
+//! them to the `session:<id>` channel**, where each event's offset is assigned.
+//! So the live feed, the recovery history and the audit trail are one stream,
+//! and nothing is acknowledged before it is stored.
+//!
+//! Domain logic (roles, validation, the status machine, JSON Patch) runs in the
+//! service layer on a loaded record; the store only checks the version. Two
+//! writers racing on one session: one commits, the other gets
+//! [`CommitOutcome::Conflict`] and the service retries on the fresh record.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{EngineError, StreamPosition};
+use crate::sessions::model::{Asset, ChatMessage, Event, Mission, Session};
+
+/// A session's mutable state, versioned as a whole.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionRecord {
+    /// The session's own fields.
+    pub session: Session,
+    /// The linked mission, stored with the session so edits are atomic with it.
+    pub mission: Option<Mission>,
+    /// Assets.
+    pub assets: Vec<Asset>,
+    /// Increments on every commit; 0 means "does not exist yet".
+    pub version: u64,
+}
+
+/// An event before the store gives it an offset.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    /// Event type.
+    pub kind: String,
+    /// Who caused it.
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Payload.
+    pub data: Value,
+}
+
+/// One atomic change to a session.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The record as it must be stored; `record.version` is the version the
+    /// writer read (0 to create). The store saves it with version + 1.
+    pub record: SessionRecord,
+    /// Chat messages to append. A message with offset 0 gets the first
+    /// event's offset; others (imports, forks) keep theirs.
+    pub messages: Vec<ChatMessage>,
+    /// Events to append and publish, in order (at least one).
+    pub events: Vec<EventDraft>,
+    /// Idempotency: a key and the response to replay for later retries. When
+    /// the response is a JSON object, the store sets its `offset` to the first
+    /// event's offset before saving it.
+    pub idempotency: Option<(String, Value)>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone)]
+pub enum CommitOutcome {
+    /// Stored and published.
+    Committed {
+        /// The events with their offsets.
+        events: Vec<Event>,
+        /// The stream position after the commit.
+        position: StreamPosition,
+    },
+    /// The record changed since it was read; reload and retry.
+    Conflict,
+    /// The idempotency key was seen before: here is the first response.
+    Duplicate(Value),
+}
+
+/// A consistent view of a session: record, recent messages and the stream
+/// position they reflect (load-then-subscribe leaves no gap).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The record.
+    pub record: SessionRecord,
+    /// The newest messages, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// The stream position the snapshot reflects.
+    pub position: StreamPosition,
+}
+
+/// Which messages to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessageRange {
+    /// Only messages with an offset below this.
+    pub before: Option<u64>,
+    /// Only messages with an offset above this.
+    pub after: Option<u64>,
+    /// At most this many (the newest ones with `before` or no bound, the oldest with `after`).
+    pub limit: usize,
+}
+
+/// Where sessions, messages, missions and events are kept.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The session's record, if it exists.
+    async fn load(&self, id: Uuid) -> Result<Option<SessionRecord>, EngineError>;
+
+    /// Record, the last `messages` messages and the stream position, read atomically.
+    async fn snapshot(&self, id: Uuid, messages: usize) -> Result<Option<Snapshot>, EngineError>;
+
+    /// Applies a commit atomically (see the module docs).
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, EngineError>;
+
+    /// Chat messages in offset order.
+    async fn messages(
+        &self,
+        id: Uuid,
+        range: MessageRange,
+    ) -> Result<Vec<ChatMessage>, EngineError>;
+
+    /// The full event log from `from` (inclusive), at most `limit` events.
+    async fn events(&self, id: Uuid, from: u64, limit: usize) -> Result<Vec<Event>, EngineError>;
+
+    /// Every session `user` collaborates on.
+    async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError>;
+
+    /// Records activity without a commit (cheap; no event). Returns false when
+    /// the session does not exist.
+    async fn touch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, EngineError>;
+
+    /// Deletes a session and everything in it, after publishing `farewell` on
+    /// its channel. Returns false when it did not exist.
+    async fn delete(&self, id: Uuid, farewell: EventDraft) -> Result<bool, EngineError>;
+
+    /// Saves a mission that is not linked to a session.
+    async fn put_mission(&self, mission: Mission) -> Result<(), EngineError>;
+
+    /// A mission by id: `(mission, session it is linked to)`.
+    async fn mission(&self, id: Uuid) -> Result<Option<(Mission, Option<Uuid>)>, EngineError>;
+
+    /// Removes an unlinked mission (when it gets linked to a session).
+    async fn remove_unlinked_mission(&self, id: Uuid) -> Result<(), EngineError>;
+}

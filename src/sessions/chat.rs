@@ -1,0 +1,169 @@
+//! Chat: sending messages (idempotent with a client key), paging through
+//! them, and the ephemeral typing signal.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::error::DomainError;
+use super::model::{new_id, ChatMessage, MessageRole, Role};
+use super::service::{validate_metadata, Outcome, SessionService};
+use crate::channels;
+use crate::engine::store::MessageRange;
+use crate::engine::{EngineError, PublishRequest};
+use crate::protocol::reply::Publication;
+use crate::protocol::Json;
+
+/// Longest idempotency key.
+const MAX_KEY_LEN: usize = 128;
+
+/// Input of `send_message`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SendMessage {
+    /// Message role; defaults to `user`.
+    #[serde(default = "default_role")]
+    pub role: MessageRole,
+    /// Text.
+    pub content: String,
+    /// Optional JSON object.
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Makes retries safe: the same key returns the first message.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+fn default_role() -> MessageRole {
+    MessageRole::User
+}
+
+/// Which page of messages to read.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+pub struct MessagePage {
+    /// Only messages before this offset.
+    #[serde(default)]
+    pub before: Option<u64>,
+    /// Only messages after this offset.
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// Page size (default 50, at most 200).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl SessionService {
+    /// Sends a chat message. With an idempotency key, a retry returns the
+    /// first message instead of adding a second one.
+    pub async fn send_message(
+        &self,
+        actor: &str,
+        id: Uuid,
+        input: SendMessage,
+    ) -> Result<ChatMessage, DomainError> {
+        let limits = self.limits().clone();
+        if input.content.trim().is_empty() {
+            return Err(DomainError::Invalid("content must not be empty".into()));
+        }
+        if input.content.len() > limits.max_message_bytes {
+            return Err(DomainError::TooLarge {
+                what: "message content",
+                limit: format!("{} bytes", limits.max_message_bytes),
+            });
+        }
+        if let Some(meta) = &input.metadata {
+            validate_metadata(meta, &limits)?;
+        }
+        if let Some(key) = &input.idempotency_key {
+            if key.is_empty() || key.len() > MAX_KEY_LEN {
+                return Err(DomainError::Invalid(format!(
+                    "idempotency keys are 1 to {MAX_KEY_LEN} bytes"
+                )));
+            }
+        }
+        let message_id = new_id();
+        let outcome = self
+            .mutate(actor, id, Role::Editor, |_, change| {
+                change.activity()?;
+                let message = ChatMessage {
+                    id: message_id,
+                    session_id: id,
+                    author: actor.to_owned(),
+                    role: input.role,
+                    content: input.content.clone(),
+                    created_at: change.at,
+                    offset: 0,
+                    metadata: input.metadata.clone(),
+                    idempotency_key: input.idempotency_key.clone(),
+                };
+                change.record.session.message_count += 1;
+                change.event("chat.message", json!({ "message": message }));
+                change.messages.push(message.clone());
+                if let Some(key) = &input.idempotency_key {
+                    change.idempotency = Some((key.clone(), json!(message)));
+                }
+                Ok(message)
+            })
+            .await?;
+        match outcome {
+            Outcome::Applied {
+                mut value, events, ..
+            } => {
+                if let Some(event) = events.first() {
+                    value.offset = event.offset;
+                }
+                Ok(value)
+            }
+            Outcome::Replayed(first) => serde_json::from_value(first).map_err(|e| {
+                DomainError::Engine(EngineError::Internal(format!(
+                    "bad idempotency record: {e}"
+                )))
+            }),
+        }
+    }
+
+    /// A page of messages in offset order.
+    pub async fn messages(
+        &self,
+        actor: &str,
+        id: Uuid,
+        page: MessagePage,
+    ) -> Result<Vec<ChatMessage>, DomainError> {
+        self.load_visible(actor, id).await?;
+        let range = MessageRange {
+            before: page.before,
+            after: page.after,
+            limit: page.limit.unwrap_or(50).clamp(1, 200),
+        };
+        Ok(self.engine().messages(id, range).await?)
+    }
+
+    /// Tells the session that `actor` is (or stopped) typing. Live only:
+    /// no offset, never stored or replayed.
+    pub async fn typing(&self, actor: &str, id: Uuid, typing: bool) -> Result<(), DomainError> {
+        let (_, role) = self.load_visible(actor, id).await?;
+        if !role.can_write() {
+            return Err(DomainError::Forbidden("viewers cannot write"));
+        }
+        let data = Json::from_value(&json!({
+            "type": "chat.typing",
+            "actor": actor,
+            "at": Utc::now(),
+            "data": { "typing": typing },
+        }))
+        .map_err(|e| DomainError::Engine(EngineError::Internal(e.to_string())))?;
+        let request = PublishRequest {
+            publication: Publication {
+                data,
+                info: None,
+                offset: 0,
+                tags: None,
+            },
+            history: false,
+        };
+        self.engine()
+            .publish(&channels::session(id), request)
+            .await?;
+        Ok(())
+    }
+}

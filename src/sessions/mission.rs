@@ -1,0 +1,361 @@
+//! Missions: create, read, link to a session, and edit with JSON Patch
+//! (RFC 6902), optionally conditional on a base revision.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::error::DomainError;
+use super::limits::DomainLimits;
+use super::model::{new_id, Hop, Mission, MissionStatus, Role, SessionStatus, Timestamp};
+use super::service::{applied, validate_name, SessionService};
+
+/// Input of `create_mission`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewMission {
+    /// Title.
+    pub title: String,
+    /// Goal.
+    #[serde(default)]
+    pub goal: String,
+    /// Initial status (default `proposed`).
+    #[serde(default)]
+    pub status: Option<MissionStatus>,
+    /// Initial hops.
+    #[serde(default)]
+    pub hops: Vec<Hop>,
+}
+
+/// A mission edit.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MissionPatch {
+    /// RFC 6902 operations, applied to the mission's JSON.
+    pub ops: json_patch::Patch,
+    /// Apply only if the mission is still at this revision.
+    #[serde(default)]
+    pub base_revision: Option<u64>,
+}
+
+impl SessionService {
+    /// Creates a mission owned by `actor`, not linked to any session yet.
+    pub async fn create_mission(
+        &self,
+        actor: &str,
+        input: NewMission,
+    ) -> Result<Mission, DomainError> {
+        let now = Utc::now();
+        let mission = Mission {
+            id: new_id(),
+            title: input.title,
+            goal: input.goal,
+            status: input.status.unwrap_or(MissionStatus::Proposed),
+            hops: input.hops,
+            revision: 1,
+            owner: actor.to_owned(),
+            session_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        validate_mission(&mission, self.limits())?;
+        self.engine().put_mission(mission.clone()).await?;
+        Ok(mission)
+    }
+
+    /// A mission the actor may see: through its session, or as its owner.
+    pub async fn mission(&self, actor: &str, mission_id: Uuid) -> Result<Mission, DomainError> {
+        match self.engine().mission(mission_id).await? {
+            Some((mission, Some(session_id))) => {
+                self.load_visible(actor, session_id)
+                    .await
+                    .map_err(|_| DomainError::NotFound("mission"))?;
+                Ok(mission)
+            }
+            Some((mission, None)) if mission.owner == actor => Ok(mission),
+            _ => Err(DomainError::NotFound("mission")),
+        }
+    }
+
+    /// The session's linked mission.
+    pub async fn session_mission(
+        &self,
+        actor: &str,
+        session_id: Uuid,
+    ) -> Result<Mission, DomainError> {
+        let (record, _) = self.load_visible(actor, session_id).await?;
+        record.mission.ok_or(DomainError::NotFound("mission"))
+    }
+
+    /// Edits a mission by id.
+    pub async fn patch_mission(
+        &self,
+        actor: &str,
+        mission_id: Uuid,
+        patch: MissionPatch,
+    ) -> Result<Mission, DomainError> {
+        self.check_patch_size(&patch)?;
+        match self.engine().mission(mission_id).await? {
+            Some((_, Some(session_id))) => {
+                self.patch_session_mission(actor, session_id, patch).await
+            }
+            Some((mission, None)) if mission.owner == actor => {
+                // Unlinked missions have one writer (their owner) and no stream.
+                let updated = apply_patch(&mission, &patch, self.limits(), Utc::now())?;
+                self.engine().put_mission(updated.clone()).await?;
+                Ok(updated)
+            }
+            _ => Err(DomainError::NotFound("mission")),
+        }
+    }
+
+    /// Edits the session's mission; its completion completes the session.
+    pub async fn patch_session_mission(
+        &self,
+        actor: &str,
+        session_id: Uuid,
+        patch: MissionPatch,
+    ) -> Result<Mission, DomainError> {
+        self.check_patch_size(&patch)?;
+        let limits = self.limits().clone();
+        let outcome = self
+            .mutate(actor, session_id, Role::Editor, |record, change| {
+                let current = record
+                    .mission
+                    .as_ref()
+                    .ok_or(DomainError::NotFound("mission"))?;
+                change.activity()?;
+                let updated = apply_patch(current, &patch, &limits, change.at)?;
+                change.event(
+                    "mission.updated",
+                    json!({
+                        "mission_id": updated.id,
+                        "base_revision": current.revision,
+                        "revision": updated.revision,
+                        "patch": patch.ops,
+                    }),
+                );
+                let completes = updated.status == MissionStatus::Completed
+                    && current.status != MissionStatus::Completed
+                    && change.record.session.status == SessionStatus::Active;
+                change.record.mission = Some(updated.clone());
+                if completes {
+                    change.set_status(SessionStatus::Completed);
+                }
+                Ok(updated)
+            })
+            .await?;
+        applied(outcome)
+    }
+
+    /// Links an unlinked mission (owned by the actor) to a session.
+    pub async fn link_mission(
+        &self,
+        actor: &str,
+        session_id: Uuid,
+        mission_id: Uuid,
+    ) -> Result<Mission, DomainError> {
+        let mission = match self.engine().mission(mission_id).await? {
+            Some((_, Some(linked))) if linked == session_id => {
+                return self.session_mission(actor, session_id).await
+            }
+            Some((_, Some(_))) => {
+                return Err(DomainError::Invalid(
+                    "the mission is linked to another session".into(),
+                ))
+            }
+            Some((mission, None)) if mission.owner == actor => mission,
+            _ => return Err(DomainError::NotFound("mission")),
+        };
+        let outcome = self
+            .mutate(actor, session_id, Role::Editor, |record, change| {
+                if record.mission.is_some() {
+                    return Err(DomainError::Invalid(
+                        "the session already has a mission".into(),
+                    ));
+                }
+                change.activity()?;
+                let mut linked = mission.clone();
+                linked.session_id = Some(session_id);
+                linked.revision += 1;
+                linked.updated_at = change.at;
+                change.record.session.mission_id = Some(linked.id);
+                change.record.session.updated_at = change.at;
+                change.record.mission = Some(linked.clone());
+                change.event("mission.linked", json!({ "mission": linked }));
+                Ok(linked)
+            })
+            .await?;
+        let linked = applied(outcome)?;
+        self.engine().remove_unlinked_mission(mission_id).await?;
+        Ok(linked)
+    }
+
+    fn check_patch_size(&self, patch: &MissionPatch) -> Result<(), DomainError> {
+        let max = self.limits().max_patch_ops;
+        if patch.ops.0.is_empty() {
+            return Err(DomainError::Invalid(
+                "a patch needs at least one operation".into(),
+            ));
+        }
+        if patch.ops.0.len() > max {
+            return Err(DomainError::TooLarge {
+                what: "patch",
+                limit: format!("{max} operations"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Applies a patch to a mission: checks the base revision, keeps the
+/// read-only fields, validates the result and bumps the revision.
+pub fn apply_patch(
+    mission: &Mission,
+    patch: &MissionPatch,
+    limits: &DomainLimits,
+    at: Timestamp,
+) -> Result<Mission, DomainError> {
+    if let Some(base) = patch.base_revision {
+        if base != mission.revision {
+            return Err(DomainError::StaleRevision {
+                current: mission.revision,
+            });
+        }
+    }
+    let mut doc = serde_json::to_value(mission).map_err(|e| DomainError::Invalid(e.to_string()))?;
+    json_patch::patch(&mut doc, &patch.ops.0)
+        .map_err(|e| DomainError::Invalid(format!("patch failed: {e}")))?;
+    let mut updated: Mission = serde_json::from_value(doc)
+        .map_err(|e| DomainError::Invalid(format!("the patched mission is not valid: {e}")))?;
+    let read_only = [
+        ("id", updated.id != mission.id),
+        ("revision", updated.revision != mission.revision),
+        ("owner", updated.owner != mission.owner),
+        ("session_id", updated.session_id != mission.session_id),
+        ("created_at", updated.created_at != mission.created_at),
+        ("updated_at", updated.updated_at != mission.updated_at),
+    ];
+    if let Some((field, _)) = read_only.iter().find(|(_, changed)| *changed) {
+        return Err(DomainError::Invalid(format!("/{field} is read-only")));
+    }
+    updated.revision = mission.revision + 1;
+    updated.updated_at = at;
+    validate_mission(&updated, limits)?;
+    Ok(updated)
+}
+
+/// Checks a mission's title, ids and size.
+pub fn validate_mission(mission: &Mission, limits: &DomainLimits) -> Result<(), DomainError> {
+    validate_name(&mission.title, limits)?;
+    let mut hop_ids = HashSet::new();
+    let mut step_ids = HashSet::new();
+    for hop in &mission.hops {
+        if hop.id.is_empty() || !hop_ids.insert(hop.id.as_str()) {
+            return Err(DomainError::Invalid(format!(
+                "hop ids must be unique and non-empty ({:?})",
+                hop.id
+            )));
+        }
+        for step in &hop.steps {
+            if step.id.is_empty() || !step_ids.insert(step.id.as_str()) {
+                return Err(DomainError::Invalid(format!(
+                    "step ids must be unique and non-empty ({:?})",
+                    step.id
+                )));
+            }
+        }
+    }
+    let size = serde_json::to_vec(mission)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > limits.max_mission_bytes {
+        return Err(DomainError::TooLarge {
+            what: "mission",
+            limit: format!("{} bytes", limits.max_mission_bytes),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::model::{StepStatus, ToolStep};
+
+    fn mission() -> Mission {
+        let now = Utc::now();
+        Mission {
+            id: new_id(),
+            title: "Plan".into(),
+            goal: "g".into(),
+            status: MissionStatus::Proposed,
+            hops: vec![Hop {
+                id: "h1".into(),
+                name: "first".into(),
+                status: StepStatus::Pending,
+                steps: vec![ToolStep {
+                    id: "s1".into(),
+                    name: "search".into(),
+                    tool: "web".into(),
+                    status: StepStatus::Pending,
+                    inputs: json!({}),
+                    outputs: json!(null),
+                }],
+            }],
+            revision: 3,
+            owner: "alice".into(),
+            session_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn patch(ops: serde_json::Value, base: Option<u64>) -> MissionPatch {
+        MissionPatch {
+            ops: serde_json::from_value(ops).unwrap(),
+            base_revision: base,
+        }
+    }
+
+    #[test]
+    fn applies_and_bumps_the_revision() {
+        let m = mission();
+        let p = patch(
+            json!([{"op":"replace","path":"/hops/0/steps/0/status","value":"completed"}]),
+            Some(3),
+        );
+        let updated = apply_patch(&m, &p, &DomainLimits::default(), Utc::now()).unwrap();
+        assert_eq!(updated.revision, 4);
+        assert_eq!(updated.hops[0].steps[0].status, StepStatus::Completed);
+    }
+
+    #[test]
+    fn refuses_stale_bases_read_only_fields_and_invalid_results() {
+        let m = mission();
+        let stale = patch(
+            json!([{"op":"replace","path":"/title","value":"x"}]),
+            Some(2),
+        );
+        assert!(matches!(
+            apply_patch(&m, &stale, &DomainLimits::default(), Utc::now()),
+            Err(DomainError::StaleRevision { current: 3 })
+        ));
+        let ro = patch(
+            json!([{"op":"replace","path":"/owner","value":"mallory"}]),
+            None,
+        );
+        assert!(apply_patch(&m, &ro, &DomainLimits::default(), Utc::now()).is_err());
+        let bad = patch(
+            json!([{"op":"replace","path":"/status","value":"exploded"}]),
+            None,
+        );
+        assert!(apply_patch(&m, &bad, &DomainLimits::default(), Utc::now()).is_err());
+        let dup = patch(
+            json!([{"op":"add","path":"/hops/-","value":{"id":"h1","name":"again"}}]),
+            None,
+        );
+        assert!(apply_patch(&m, &dup, &DomainLimits::default(), Utc::now()).is_err());
+    }
+}

@@ -1,0 +1,302 @@
+//! The domain's nouns (SPEC §2): sessions, collaborators, chat messages,
+//! missions with hops and tool steps, assets and events. Plain data with serde;
+//! no HTTP or socket types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// A point in time, serialised as RFC 3339.
+pub type Timestamp = DateTime<Utc>;
+
+/// A new sortable id (UUIDv7).
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// What a collaborator may do in a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads only.
+    Viewer,
+    /// Reads and writes.
+    Editor,
+    /// Everything, including delete, share and revoke.
+    Owner,
+}
+
+impl Role {
+    /// Whether this role may change the session's content.
+    pub fn can_write(self) -> bool {
+        self >= Role::Editor
+    }
+}
+
+/// A user's membership in a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collaborator {
+    /// User id (the JWT `sub`).
+    pub user_id: String,
+    /// Role.
+    pub role: Role,
+    /// When the user was added.
+    pub added_at: Timestamp,
+}
+
+/// Where a session is in its lifecycle (see `status.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// In use.
+    Active,
+    /// Finished, explicitly or because its mission completed.
+    Completed,
+    /// Idle for longer than `abandon_after` (set by the sweeper).
+    Abandoned,
+    /// Put away; read-only until restored.
+    Archived,
+}
+
+impl SessionStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Completed => "completed",
+            SessionStatus::Abandoned => "abandoned",
+            SessionStatus::Archived => "archived",
+        }
+    }
+}
+
+/// A session's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// The owner's user id.
+    pub owner: String,
+    /// Everyone with access, the owner included.
+    pub collaborators: Vec<Collaborator>,
+    /// Lifecycle status.
+    pub status: SessionStatus,
+    /// Free-form JSON object.
+    pub metadata: Map<String, Value>,
+    /// The linked mission.
+    pub mission_id: Option<Uuid>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change of the session's own fields.
+    pub updated_at: Timestamp,
+    /// Last write or activity ping.
+    pub last_activity_at: Timestamp,
+    /// Chat messages so far.
+    pub message_count: u64,
+}
+
+impl Session {
+    /// The role of `user`, if they are a collaborator.
+    pub fn role_of(&self, user: &str) -> Option<Role> {
+        self.collaborators
+            .iter()
+            .find(|c| c.user_id == user)
+            .map(|c| c.role)
+    }
+}
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageRole {
+    /// A person.
+    User,
+    /// An AI assistant.
+    Assistant,
+    /// The system.
+    System,
+    /// A tool's output.
+    Tool,
+}
+
+/// A chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+    /// Author's user id.
+    pub author: String,
+    /// Message role.
+    pub role: MessageRole,
+    /// Text.
+    pub content: String,
+    /// When it was sent.
+    pub created_at: Timestamp,
+    /// Its event's offset in the session stream.
+    pub offset: u64,
+    /// Optional JSON object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// The client's idempotency key, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// Mission status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissionStatus {
+    /// Drafted.
+    Proposed,
+    /// Agreed, not started.
+    Ready,
+    /// Running.
+    InProgress,
+    /// Done (completes the linked session).
+    Completed,
+    /// Gave up.
+    Failed,
+}
+
+/// Status of a hop or a tool step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Running.
+    Running,
+    /// Done.
+    Completed,
+    /// Failed.
+    Failed,
+    /// Skipped.
+    Skipped,
+}
+
+/// One tool invocation in a hop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolStep {
+    /// Id unique within the mission.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Tool to call.
+    #[serde(default)]
+    pub tool: String,
+    /// Status.
+    #[serde(default)]
+    pub status: StepStatus,
+    /// Inputs (any JSON).
+    #[serde(default)]
+    pub inputs: Value,
+    /// Outputs (any JSON).
+    #[serde(default)]
+    pub outputs: Value,
+}
+
+/// A stage of a mission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hop {
+    /// Id unique within the mission.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Status.
+    #[serde(default)]
+    pub status: StepStatus,
+    /// Tool steps in order.
+    #[serde(default)]
+    pub steps: Vec<ToolStep>,
+}
+
+/// A plan of hops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mission {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// What it is for.
+    #[serde(default)]
+    pub goal: String,
+    /// Status.
+    pub status: MissionStatus,
+    /// Hops in order.
+    #[serde(default)]
+    pub hops: Vec<Hop>,
+    /// Increments on every change.
+    pub revision: u64,
+    /// Creator.
+    pub owner: String,
+    /// The session it is linked to.
+    pub session_id: Option<Uuid>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// What an asset is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum AssetScope {
+    /// The session.
+    Session,
+    /// The session's mission.
+    Mission,
+    /// One hop of the mission.
+    Hop {
+        /// The hop's id.
+        hop_id: String,
+    },
+}
+
+/// A file or link attached to a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Asset {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// What it is attached to.
+    pub scope: AssetScope,
+    /// Name.
+    pub name: String,
+    /// Media type, e.g. `text/plain`.
+    pub media_type: String,
+    /// Inline content (small assets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Where the content lives (large assets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Free-form JSON object.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// Who added it.
+    pub created_by: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// One change in a session's stream: the live feed, the recovery source and
+/// the audit trail (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the session stream (gapless, from 1).
+    pub offset: u64,
+    /// Event type, e.g. `chat.message`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who caused it (`system` for the sweeper).
+    pub actor: String,
+    /// When.
+    pub at: Timestamp,
+    /// What a client needs to apply the change without refetching.
+    pub data: Value,
+}

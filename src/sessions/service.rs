@@ -1,0 +1,700 @@
+//! The service: the one way REST and RPC read and change sessions.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::error::DomainError;
+use super::limits::DomainLimits;
+use super::model::{new_id, Collaborator, Event, Role, Session, SessionStatus, Timestamp};
+use super::status;
+use crate::channels;
+use crate::engine::store::{Commit, CommitOutcome, EventDraft, SessionRecord};
+use crate::engine::{Engine, PublishRequest};
+use crate::protocol::reply::Publication;
+use crate::protocol::Json;
+
+/// How many times a write is retried when concurrent writers conflict.
+const MAX_ATTEMPTS: usize = 32;
+
+/// The sessions service. Cheap to clone.
+#[derive(Clone)]
+pub struct SessionService {
+    pub(super) inner: Arc<ServiceInner>,
+}
+
+pub(super) struct ServiceInner {
+    pub(super) engine: Arc<dyn Engine>,
+    pub(super) limits: DomainLimits,
+    /// When each session's activity was last stored by this node.
+    last_touch: DashMap<Uuid, Instant>,
+}
+
+/// A change being prepared on a loaded record.
+pub(crate) struct Change {
+    /// The new state (starts as a copy of the loaded one).
+    pub record: SessionRecord,
+    /// Events to append, in order.
+    pub events: Vec<EventDraft>,
+    /// Chat messages to append (offset 0 = the first event's offset).
+    pub messages: Vec<super::model::ChatMessage>,
+    /// Idempotency key and the response to replay.
+    pub idempotency: Option<(String, Value)>,
+    /// Notices for users' personal feeds, sent after the commit.
+    pub notices: Vec<(String, Value)>,
+    /// Users whose live subscriptions to the session end after the commit.
+    pub revoke: Vec<String>,
+    /// The acting user.
+    pub actor: String,
+    /// The time of the change.
+    pub at: Timestamp,
+}
+
+impl Change {
+    /// Adds an event.
+    pub fn event(&mut self, kind: &str, data: Value) {
+        self.events.push(EventDraft {
+            kind: kind.to_owned(),
+            actor: self.actor.clone(),
+            at: self.at,
+            data,
+        });
+    }
+
+    /// Tells every collaborator (before and after the change) about it on their feed.
+    pub fn notify_all(&mut self, notice: Value) {
+        for c in &self.record.session.collaborators {
+            self.notices.push((c.user_id.clone(), notice.clone()));
+        }
+    }
+
+    /// Marks the change as activity: revives an abandoned session (with its
+    /// own status event), refuses archived ones, and bumps `last_activity_at`.
+    pub fn activity(&mut self) -> Result<(), DomainError> {
+        let from = self.record.session.status;
+        let to = status::on_activity(from)?;
+        if to != from {
+            self.set_status(to);
+        }
+        self.record.session.last_activity_at = self.at;
+        Ok(())
+    }
+
+    /// Changes the status, with the event and the feed notices.
+    pub fn set_status(&mut self, to: SessionStatus) {
+        let from = self.record.session.status;
+        self.record.session.status = to;
+        self.record.session.updated_at = self.at;
+        let data = json!({ "from": from, "to": to });
+        self.event("session.status_changed", data.clone());
+        let notice = json!({ "type": "session.status_changed", "session_id": self.record.session.id, "from": from, "to": to });
+        self.notify_all(notice);
+    }
+}
+
+/// What a committed write produced.
+pub(crate) enum Outcome<T> {
+    /// Applied now.
+    Applied {
+        /// The operation's result.
+        value: T,
+        /// The stored events.
+        events: Vec<Event>,
+    },
+    /// An earlier identical request (same idempotency key) was applied; its response.
+    Replayed(Value),
+}
+
+/// Messages included in a snapshot.
+pub const SNAPSHOT_MESSAGES: usize = 50;
+
+/// Everything a client needs to show a session, and the stream position it
+/// reflects: subscribe from `position` and nothing is missed or repeated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    /// The session (collaborators included).
+    pub session: Session,
+    /// The linked mission.
+    pub mission: Option<super::model::Mission>,
+    /// The newest messages, oldest first.
+    pub messages: Vec<super::model::ChatMessage>,
+    /// Assets.
+    pub assets: Vec<super::model::Asset>,
+    /// Collaborators (same as `session.collaborators`).
+    pub collaborators: Vec<Collaborator>,
+    /// The caller's role.
+    pub role: Role,
+    /// Stream position the snapshot reflects.
+    pub position: Position,
+}
+
+/// A stream position as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Offset of the last event included.
+    pub offset: u64,
+    /// Stream epoch.
+    pub epoch: String,
+}
+
+/// Input of `create`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CreateSession {
+    /// Name.
+    pub name: String,
+    /// Metadata object.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// Initial collaborators besides the owner.
+    #[serde(default)]
+    pub collaborators: Vec<NewCollaborator>,
+}
+
+/// A collaborator to add.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewCollaborator {
+    /// User id.
+    pub user_id: String,
+    /// Role (`editor` or `viewer`; `owner` is refused).
+    pub role: Role,
+}
+
+/// Input of `update`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct UpdateSession {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Keys to merge into the metadata (`null` removes a key).
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Filters of `list`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ListQuery {
+    /// Only this status.
+    #[serde(default)]
+    pub status: Option<SessionStatus>,
+    /// Case-insensitive substring of the name.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Page size (default 20, at most 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Continue after this cursor (from the previous page).
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A page of sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionPage {
+    /// Sessions, newest activity first.
+    pub items: Vec<Session>,
+    /// Cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+impl SessionService {
+    /// A service over `engine`.
+    pub fn new(engine: Arc<dyn Engine>, limits: DomainLimits) -> Self {
+        Self {
+            inner: Arc::new(ServiceInner {
+                engine,
+                limits,
+                last_touch: DashMap::new(),
+            }),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &DomainLimits {
+        &self.inner.limits
+    }
+
+    pub(super) fn engine(&self) -> &dyn Engine {
+        self.inner.engine.as_ref()
+    }
+
+    /// Loads a session the actor may see, with their role; 404 otherwise.
+    pub(super) async fn load_visible(
+        &self,
+        actor: &str,
+        id: Uuid,
+    ) -> Result<(SessionRecord, Role), DomainError> {
+        let record = self
+            .engine()
+            .load(id)
+            .await?
+            .ok_or(DomainError::NotFound("session"))?;
+        let role = record
+            .session
+            .role_of(actor)
+            .ok_or(DomainError::NotFound("session"))?;
+        Ok((record, role))
+    }
+
+    /// The write path: load, check role, let `build` change a copy, commit;
+    /// retried on conflicts.
+    pub(crate) async fn mutate<T>(
+        &self,
+        actor: &str,
+        id: Uuid,
+        need: Role,
+        mut build: impl FnMut(&SessionRecord, &mut Change) -> Result<T, DomainError>,
+    ) -> Result<Outcome<T>, DomainError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let (record, role) = self.load_visible(actor, id).await?;
+            if role < need {
+                return Err(DomainError::Forbidden(match need {
+                    Role::Owner => "only the owner may do this",
+                    _ => "viewers cannot change a session",
+                }));
+            }
+            let mut change = Change {
+                record: record.clone(),
+                events: Vec::new(),
+                messages: Vec::new(),
+                idempotency: None,
+                notices: Vec::new(),
+                revoke: Vec::new(),
+                actor: actor.to_owned(),
+                at: Utc::now(),
+            };
+            let value = build(&record, &mut change)?;
+            if let Some(outcome) = self.commit(change, value).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(DomainError::Contention)
+    }
+
+    /// Commits a change; `None` on a version conflict.
+    pub(super) async fn commit<T>(
+        &self,
+        change: Change,
+        value: T,
+    ) -> Result<Option<Outcome<T>>, DomainError> {
+        if change.events.is_empty() {
+            return Ok(Some(Outcome::Applied {
+                value,
+                events: Vec::new(),
+            }));
+        }
+        let Change {
+            record,
+            events,
+            messages,
+            idempotency,
+            notices,
+            revoke,
+            ..
+        } = change;
+        let session_id = record.session.id;
+        let commit = Commit {
+            record,
+            messages,
+            events,
+            idempotency,
+        };
+        match self.engine().commit(commit).await? {
+            CommitOutcome::Conflict => Ok(None),
+            CommitOutcome::Duplicate(response) => Ok(Some(Outcome::Replayed(response))),
+            CommitOutcome::Committed { events, .. } => {
+                self.after_commit(session_id, notices, revoke).await;
+                Ok(Some(Outcome::Applied { value, events }))
+            }
+        }
+    }
+
+    /// Side effects that follow a commit: personal feed notices and revoked
+    /// subscriptions. They are notifications: a failure is logged, the write stands.
+    async fn after_commit(
+        &self,
+        session_id: Uuid,
+        notices: Vec<(String, Value)>,
+        revoke: Vec<String>,
+    ) {
+        for (user, notice) in notices {
+            self.notify(&user, notice).await;
+        }
+        let channel = channels::session(session_id);
+        for user in revoke {
+            if let Err(err) = self.engine().unsubscribe_user(&channel, &user).await {
+                tracing::warn!(error = %err, %user, "could not end a revoked subscription");
+            }
+        }
+    }
+
+    /// Publishes a notice on a user's personal feed.
+    pub(super) async fn notify(&self, user: &str, notice: Value) {
+        let data = match Json::from_value(&notice) {
+            Ok(data) => data,
+            Err(err) => {
+                tracing::error!(error = %err, "notice not serialisable");
+                return;
+            }
+        };
+        let request = PublishRequest {
+            publication: Publication {
+                data,
+                info: None,
+                offset: 0,
+                tags: None,
+            },
+            history: true,
+        };
+        if let Err(err) = self.engine().publish(&channels::user(user), request).await {
+            tracing::warn!(error = %err, %user, "user feed notice lost");
+        }
+    }
+
+    /// Creates a session owned by `actor`.
+    pub async fn create(&self, actor: &str, input: CreateSession) -> Result<Session, DomainError> {
+        let limits = self.limits();
+        let name = validate_name(&input.name, limits)?;
+        validate_metadata(&input.metadata, limits)?;
+        let now = Utc::now();
+        let mut collaborators = vec![Collaborator {
+            user_id: actor.to_owned(),
+            role: Role::Owner,
+            added_at: now,
+        }];
+        for c in &input.collaborators {
+            validate_user_id(&c.user_id)?;
+            if c.role == Role::Owner {
+                return Err(DomainError::Invalid(
+                    "a session has exactly one owner".into(),
+                ));
+            }
+            if collaborators.iter().any(|e| e.user_id == c.user_id) {
+                return Err(DomainError::Invalid(format!(
+                    "{} is listed twice",
+                    c.user_id
+                )));
+            }
+            collaborators.push(Collaborator {
+                user_id: c.user_id.clone(),
+                role: c.role,
+                added_at: now,
+            });
+        }
+        if collaborators.len() > limits.max_collaborators {
+            return Err(DomainError::TooLarge {
+                what: "collaborators",
+                limit: format!("{} per session", limits.max_collaborators),
+            });
+        }
+        let session = Session {
+            id: new_id(),
+            name,
+            owner: actor.to_owned(),
+            collaborators,
+            status: SessionStatus::Active,
+            metadata: input.metadata,
+            mission_id: None,
+            created_at: now,
+            updated_at: now,
+            last_activity_at: now,
+            message_count: 0,
+        };
+        let record = SessionRecord {
+            session: session.clone(),
+            mission: None,
+            assets: Vec::new(),
+            version: 0,
+        };
+        let mut change = Change {
+            record,
+            events: Vec::new(),
+            messages: Vec::new(),
+            idempotency: None,
+            notices: Vec::new(),
+            revoke: Vec::new(),
+            actor: actor.to_owned(),
+            at: now,
+        };
+        change.event("session.created", json!({ "session": session }));
+        let notice = json!({ "type": "session.added", "session": session });
+        change.notify_all(notice);
+        match self.commit(change, session).await? {
+            Some(Outcome::Applied { value, .. }) => Ok(value),
+            _ => Err(DomainError::Contention),
+        }
+    }
+
+    /// A consistent snapshot of a session the caller can see.
+    pub async fn snapshot(&self, actor: &str, id: Uuid) -> Result<SessionSnapshot, DomainError> {
+        let snapshot = self
+            .engine()
+            .snapshot(id, SNAPSHOT_MESSAGES)
+            .await?
+            .ok_or(DomainError::NotFound("session"))?;
+        let role = snapshot
+            .record
+            .session
+            .role_of(actor)
+            .ok_or(DomainError::NotFound("session"))?;
+        let record = snapshot.record;
+        Ok(SessionSnapshot {
+            collaborators: record.session.collaborators.clone(),
+            session: record.session,
+            mission: record.mission,
+            messages: snapshot.messages,
+            assets: record.assets,
+            role,
+            position: Position {
+                offset: snapshot.position.offset,
+                epoch: snapshot.position.epoch,
+            },
+        })
+    }
+
+    /// The role of `user` in a session, or `None` if they cannot see it.
+    pub async fn role_of(&self, user: &str, id: Uuid) -> Result<Option<Role>, DomainError> {
+        Ok(self
+            .engine()
+            .load(id)
+            .await?
+            .and_then(|r| r.session.role_of(user)))
+    }
+
+    /// The caller's sessions, newest activity first, filtered and paged.
+    pub async fn list(&self, actor: &str, query: ListQuery) -> Result<SessionPage, DomainError> {
+        let limit = query.limit.unwrap_or(20).clamp(1, 100);
+        let mut sessions = self.engine().sessions_of(actor).await?;
+        if let Some(status) = query.status {
+            sessions.retain(|s| s.status == status);
+        }
+        if let Some(q) = query
+            .q
+            .as_deref()
+            .map(str::to_lowercase)
+            .filter(|q| !q.is_empty())
+        {
+            sessions.retain(|s| s.name.to_lowercase().contains(&q));
+        }
+        sessions.sort_by(|a, b| {
+            b.last_activity_at
+                .cmp(&a.last_activity_at)
+                .then(b.id.cmp(&a.id))
+        });
+        if let Some(cursor) = query.cursor.as_deref() {
+            let (at, id) = decode_cursor(cursor)?;
+            sessions.retain(|s| (s.last_activity_at, s.id) < (at, id));
+        }
+        let next_cursor = if sessions.len() > limit {
+            sessions
+                .get(limit - 1)
+                .map(|s| encode_cursor(s.last_activity_at, s.id))
+        } else {
+            None
+        };
+        sessions.truncate(limit);
+        Ok(SessionPage {
+            items: sessions,
+            next_cursor,
+        })
+    }
+
+    /// The caller's most recently active `active` session.
+    pub async fn active(&self, actor: &str) -> Result<Session, DomainError> {
+        let sessions = self.engine().sessions_of(actor).await?;
+        sessions
+            .into_iter()
+            .filter(|s| s.status == SessionStatus::Active)
+            .max_by_key(|s| (s.last_activity_at, s.id))
+            .ok_or(DomainError::NotFound("active session"))
+    }
+
+    /// Renames and/or merges metadata.
+    pub async fn update(
+        &self,
+        actor: &str,
+        id: Uuid,
+        input: UpdateSession,
+    ) -> Result<Session, DomainError> {
+        let limits = self.limits().clone();
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| validate_name(n, &limits))
+            .transpose()?;
+        let outcome = self
+            .mutate(actor, id, Role::Editor, |_, change| {
+                change.activity()?;
+                let session = &mut change.record.session;
+                let mut data = Map::new();
+                if let Some(name) = &name {
+                    session.name = name.clone();
+                    data.insert("name".into(), json!(name));
+                }
+                if let Some(patch) = &input.metadata {
+                    for (k, v) in patch {
+                        if v.is_null() {
+                            session.metadata.remove(k);
+                        } else {
+                            session.metadata.insert(k.clone(), v.clone());
+                        }
+                    }
+                    validate_metadata(&session.metadata, &limits)?;
+                    data.insert("metadata".into(), Value::Object(session.metadata.clone()));
+                }
+                if data.is_empty() {
+                    return Err(DomainError::Invalid(
+                        "nothing to update: give name and/or metadata".into(),
+                    ));
+                }
+                session.updated_at = change.at;
+                let session = session.clone();
+                change.event("session.updated", Value::Object(data));
+                Ok(session)
+            })
+            .await?;
+        applied(outcome)
+    }
+
+    /// Deletes a session for good (owner only).
+    pub async fn delete(&self, actor: &str, id: Uuid) -> Result<(), DomainError> {
+        let (record, role) = self.load_visible(actor, id).await?;
+        if role != Role::Owner {
+            return Err(DomainError::Forbidden(
+                "only the owner may delete a session",
+            ));
+        }
+        let farewell = EventDraft {
+            kind: "session.deleted".into(),
+            actor: actor.to_owned(),
+            at: Utc::now(),
+            data: json!({ "session_id": id }),
+        };
+        if !self.engine().delete(id, farewell).await? {
+            return Err(DomainError::NotFound("session"));
+        }
+        let notice = json!({ "type": "session.removed", "session_id": id, "reason": "deleted" });
+        for c in &record.session.collaborators {
+            self.notify(&c.user_id, notice.clone()).await;
+        }
+        let channel = channels::session(id);
+        for c in &record.session.collaborators {
+            if let Err(err) = self.engine().unsubscribe_user(&channel, &c.user_id).await {
+                tracing::warn!(error = %err, "could not end subscriptions of a deleted session");
+            }
+        }
+        self.inner.last_touch.remove(&id);
+        Ok(())
+    }
+
+    /// The audit trail from `from` (inclusive).
+    pub async fn events(
+        &self,
+        actor: &str,
+        id: Uuid,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, DomainError> {
+        self.load_visible(actor, id).await?;
+        Ok(self
+            .engine()
+            .events(id, from.max(1), limit.clamp(1, 1000))
+            .await?)
+    }
+
+    /// Records activity cheaply: at most once per `activity_interval` per
+    /// session and node; revives an abandoned session.
+    pub async fn activity(&self, actor: &str, id: Uuid) -> Result<Session, DomainError> {
+        let (record, role) = self.load_visible(actor, id).await?;
+        if record.session.status == SessionStatus::Abandoned && role.can_write() {
+            let outcome = self
+                .mutate(actor, id, Role::Editor, |_, change| {
+                    change.activity()?;
+                    Ok(change.record.session.clone())
+                })
+                .await?;
+            return applied(outcome);
+        }
+        if record.session.status == SessionStatus::Archived {
+            return Err(DomainError::Archived);
+        }
+        let now = Instant::now();
+        let due = self
+            .inner
+            .last_touch
+            .get(&id)
+            .is_none_or(|last| now.duration_since(*last) >= self.limits().activity_interval);
+        let mut session = record.session;
+        if due {
+            let at = Utc::now();
+            self.inner.last_touch.insert(id, now);
+            self.engine().touch(id, at).await?;
+            session.last_activity_at = at;
+        }
+        Ok(session)
+    }
+}
+
+/// The value of an applied outcome (replays only happen where callers pass a key).
+pub(super) fn applied<T>(outcome: Outcome<T>) -> Result<T, DomainError> {
+    match outcome {
+        Outcome::Applied { value, .. } => Ok(value),
+        Outcome::Replayed(_) => Err(DomainError::Contention),
+    }
+}
+
+pub(super) fn validate_name(name: &str, limits: &DomainLimits) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(DomainError::Invalid("name must not be empty".into()));
+    }
+    if name.chars().count() > limits.max_name_chars {
+        return Err(DomainError::TooLarge {
+            what: "name",
+            limit: format!("{} characters", limits.max_name_chars),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+pub(super) fn validate_metadata(
+    metadata: &Map<String, Value>,
+    limits: &DomainLimits,
+) -> Result<(), DomainError> {
+    let size = serde_json::to_vec(metadata)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > limits.max_metadata_bytes {
+        return Err(DomainError::TooLarge {
+            what: "metadata",
+            limit: format!("{} bytes", limits.max_metadata_bytes),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn validate_user_id(user: &str) -> Result<(), DomainError> {
+    if user.is_empty() || user.len() > 128 || user.chars().any(char::is_control) {
+        return Err(DomainError::Invalid(
+            "user ids are 1 to 128 printable characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn encode_cursor(at: Timestamp, id: Uuid) -> String {
+    format!("{}_{}", at.timestamp_micros(), id.simple())
+}
+
+fn decode_cursor(cursor: &str) -> Result<(Timestamp, Uuid), DomainError> {
+    let bad = || DomainError::Invalid("cursor is not one this server gave".into());
+    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+    let id = Uuid::try_parse(id).map_err(|_| bad())?;
+    Ok((at, id))
+}

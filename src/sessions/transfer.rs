@@ -1,0 +1,266 @@
+//! Export, import and fork: a whole session as one JSON document, and a new
+//! session branched from another's history.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::error::DomainError;
+use super::model::{
+    new_id, Asset, ChatMessage, Collaborator, Event, Mission, Role, Session, SessionStatus,
+    Timestamp,
+};
+use super::replay::Replayed;
+use super::service::{Change, Outcome, SessionService};
+use crate::engine::store::{EventDraft, MessageRange, SessionRecord};
+use crate::engine::EngineError;
+
+/// Format name of export documents.
+pub const EXPORT_FORMAT: &str = "tandem.session/1";
+
+/// A whole session: what `export` returns and `import` takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionExport {
+    /// Always [`EXPORT_FORMAT`].
+    pub format: String,
+    /// When it was exported.
+    pub exported_at: Timestamp,
+    /// The session (with its collaborators).
+    pub session: Session,
+    /// The mission.
+    pub mission: Option<Mission>,
+    /// Assets.
+    pub assets: Vec<Asset>,
+    /// Every chat message.
+    pub messages: Vec<ChatMessage>,
+    /// Every event, from offset 1.
+    pub events: Vec<Event>,
+}
+
+/// Most events read at once by export and fork.
+const ALL: usize = usize::MAX;
+
+impl SessionService {
+    /// Exports a session the caller can see.
+    pub async fn export(&self, actor: &str, id: Uuid) -> Result<SessionExport, DomainError> {
+        let (record, _) = self.load_visible(actor, id).await?;
+        let messages = self
+            .engine()
+            .messages(
+                id,
+                MessageRange {
+                    limit: ALL,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let events = self.engine().events(id, 1, ALL).await?;
+        Ok(SessionExport {
+            format: EXPORT_FORMAT.to_owned(),
+            exported_at: Utc::now(),
+            session: record.session,
+            mission: record.mission,
+            assets: record.assets,
+            messages,
+            events,
+        })
+    }
+
+    /// Creates a new session, owned by the caller, from an export document.
+    /// Messages, mission, assets and the event history are kept as they were.
+    pub async fn import(&self, actor: &str, doc: SessionExport) -> Result<Session, DomainError> {
+        if doc.format != EXPORT_FORMAT {
+            return Err(DomainError::Invalid(format!(
+                "format must be {EXPORT_FORMAT:?}"
+            )));
+        }
+        let mut check = Replayed::default();
+        check
+            .apply_all(&doc.events)
+            .map_err(|e| DomainError::Invalid(format!("events: {e}")))?;
+        if doc
+            .messages
+            .iter()
+            .any(|m| m.offset == 0 || m.offset > check.offset)
+        {
+            return Err(DomainError::Invalid(
+                "every message needs the offset of its event".into(),
+            ));
+        }
+        let mut session = doc.session;
+        let from = json!({ "session_id": session.id });
+        let original_owner = session.owner.clone();
+        session.id = new_id();
+        session.owner = actor.to_owned();
+        session.collaborators.retain(|c| c.user_id != actor);
+        for c in session
+            .collaborators
+            .iter_mut()
+            .filter(|c| c.user_id == original_owner)
+        {
+            c.role = Role::Editor;
+        }
+        session.collaborators.insert(0, owner(actor));
+        if session.collaborators.len() > self.limits().max_collaborators {
+            return Err(DomainError::TooLarge {
+                what: "collaborators",
+                limit: format!("{} per session", self.limits().max_collaborators),
+            });
+        }
+        session.message_count = doc.messages.len() as u64;
+        let kind = "session.imported";
+        self.create_with_history(
+            actor,
+            session,
+            doc.mission,
+            doc.assets,
+            doc.messages,
+            doc.events,
+            kind,
+            from,
+        )
+        .await
+    }
+
+    /// A new session owned by the caller with `id`'s history up to `at_offset`
+    /// (default: now): its events, messages, mission and assets as they were then.
+    pub async fn fork(
+        &self,
+        actor: &str,
+        id: Uuid,
+        at_offset: Option<u64>,
+    ) -> Result<Session, DomainError> {
+        let (record, _) = self.load_visible(actor, id).await?;
+        let events = self.engine().events(id, 1, ALL).await?;
+        let top = events.last().map_or(0, |e| e.offset);
+        let at = at_offset.unwrap_or(top);
+        if at == 0 || at > top {
+            return Err(DomainError::Invalid(format!(
+                "at_offset must be between 1 and {top}"
+            )));
+        }
+        let history: Vec<Event> = events.into_iter().take_while(|e| e.offset <= at).collect();
+        let mut state = Replayed::default();
+        state.apply_all(&history).map_err(|e| {
+            DomainError::Engine(EngineError::Internal(format!(
+                "history does not replay: {e}"
+            )))
+        })?;
+        let mut session = state.session.ok_or(DomainError::NotFound("session"))?;
+        let now = Utc::now();
+        session.id = new_id();
+        session.name = fork_name(&record.session.name, self.limits().max_name_chars);
+        session.owner = actor.to_owned();
+        session.collaborators = vec![owner(actor)];
+        session.status = SessionStatus::Active;
+        session.created_at = now;
+        session.updated_at = now;
+        session.last_activity_at = now;
+        session.message_count = state.messages.len() as u64;
+        let from = json!({ "session_id": id, "offset": at });
+        self.create_with_history(
+            actor,
+            session,
+            state.mission,
+            state.assets,
+            state.messages,
+            history,
+            "session.forked",
+            from,
+        )
+        .await
+    }
+
+    /// Stores a new session whose stream starts with `history` (copied as it
+    /// was) followed by one `kind` event carrying the new session.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_with_history(
+        &self,
+        actor: &str,
+        mut session: Session,
+        mission: Option<Mission>,
+        assets: Vec<Asset>,
+        messages: Vec<ChatMessage>,
+        history: Vec<Event>,
+        kind: &str,
+        from: serde_json::Value,
+    ) -> Result<Session, DomainError> {
+        let now = Utc::now();
+        let mission = mission.map(|mut m| {
+            m.id = new_id();
+            m.session_id = Some(session.id);
+            m
+        });
+        session.mission_id = mission.as_ref().map(|m| m.id);
+        let messages = messages
+            .into_iter()
+            .map(|mut m| {
+                m.session_id = session.id;
+                m
+            })
+            .collect();
+        let expected = history.len() as u64 + 1;
+        let mut events: Vec<EventDraft> = history
+            .into_iter()
+            .map(|e| EventDraft {
+                kind: e.kind,
+                actor: e.actor,
+                at: e.at,
+                data: e.data,
+            })
+            .collect();
+        events.push(EventDraft {
+            kind: kind.to_owned(),
+            actor: actor.to_owned(),
+            at: now,
+            data: json!({ "session": session, "mission": mission, "from": from }),
+        });
+        let record = SessionRecord {
+            session: session.clone(),
+            mission,
+            assets,
+            version: 0,
+        };
+        let mut change = Change {
+            record,
+            events: Vec::new(),
+            messages,
+            idempotency: None,
+            notices: vec![(
+                actor.to_owned(),
+                json!({ "type": "session.added", "session": session }),
+            )],
+            revoke: Vec::new(),
+            actor: actor.to_owned(),
+            at: now,
+        };
+        change.events = events;
+        match self.commit(change, session).await? {
+            Some(Outcome::Applied { value, events, .. }) => {
+                if events.last().map(|e| e.offset) != Some(expected) {
+                    return Err(DomainError::Engine(EngineError::Internal(
+                        "copied history landed at other offsets".into(),
+                    )));
+                }
+                Ok(value)
+            }
+            _ => Err(DomainError::Contention),
+        }
+    }
+}
+
+fn owner(user: &str) -> Collaborator {
+    Collaborator {
+        user_id: user.to_owned(),
+        role: Role::Owner,
+        added_at: Utc::now(),
+    }
+}
+
+fn fork_name(name: &str, max: usize) -> String {
+    let suffix = " (fork)";
+    let keep = max.saturating_sub(suffix.chars().count());
+    let base: String = name.chars().take(keep).collect();
+    format!("{base}{suffix}")
+}
