@@ -74,7 +74,7 @@ impl App {
             max_commands_per_second: config.max_commands_per_second,
             history_cap: config.history_size,
             ping_interval: config.ping_interval,
-            pong_timeout: config.pong_timeout,
+            pong_timeout: config.pong_timeout(),
             connect_timeout: config.connect_timeout,
             expiry_grace: config.expiry_grace,
             presence_refresh: config.presence_ttl / 3,
