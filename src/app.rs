@@ -17,6 +17,7 @@ use crate::auth::jwt::TokenVerifier;
 use crate::auth::TokenMinter;
 use crate::config::{EngineKind, Settings};
 use crate::engine::memory::MemoryEngine;
+use crate::engine::redis::RedisEngine;
 use crate::engine::Engine;
 use crate::hub::Hub;
 use crate::node::{ClientLimits, Node, NodeParts};
@@ -64,6 +65,18 @@ impl App {
                     .tracker()
                     .spawn(memory.clone().run_cleanup(shutdown.token()));
                 Arc::new(memory)
+            }
+            EngineKind::Redis => {
+                let redis =
+                    RedisEngine::new(&settings.redis(), settings.engine(), Arc::new(hub.clone()))
+                        .context("TANDEM_REDIS_URL: cannot set up the Redis engine")?;
+                shutdown
+                    .tracker()
+                    .spawn(redis.clone().run(shutdown.token()));
+                if let Err(err) = redis.ping().await {
+                    tracing::warn!(error = %err, "Redis is not reachable yet; the node reports not ready until it is");
+                }
+                Arc::new(redis)
             }
         };
         let verifier = TokenVerifier::new(&settings.verifier())?;

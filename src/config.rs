@@ -56,6 +56,8 @@ pub struct TokenArgs {
 pub enum EngineKind {
     /// Embedded, single node, not durable.
     Memory,
+    /// Redis: state, history, presence and fan-out shared by several nodes.
+    Redis,
 }
 
 /// Server settings. Every flag has a `TANDEM_…` environment variable.
@@ -93,6 +95,22 @@ pub struct Config {
     /// Engine. Defaults to memory.
     #[arg(long, env = "TANDEM_ENGINE", value_enum, default_value_t = EngineKind::Memory)]
     pub engine: EngineKind,
+
+    /// Redis server URL (`redis://[user:password@]host:port[/db]`),
+    /// used with `--engine redis`. Defaults to redis://127.0.0.1:6379.
+    #[arg(
+        long,
+        env = "TANDEM_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        value_parser = parse_redis_url,
+        hide_env_values = true
+    )]
+    pub redis_url: RedisUrl,
+
+    /// Prefix of every Redis key and channel (letters, digits, `_`, `-`, `.`, `:`),
+    /// so several deployments can share one Redis. Defaults to tandem.
+    #[arg(long, env = "TANDEM_REDIS_PREFIX", default_value = "tandem")]
+    pub redis_prefix: String,
 
     /// Publications kept per channel for history and recovery. Defaults to 1000.
     #[arg(long, env = "TANDEM_HISTORY_SIZE", default_value_t = 1000)]
@@ -185,6 +203,27 @@ pub struct Config {
     pub ws_read_buffer: usize,
 }
 
+/// A Redis URL. It may carry a password, so `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisUrl(<redacted>)")
+    }
+}
+
+fn parse_redis_url(text: &str) -> Result<RedisUrl, String> {
+    Ok(RedisUrl(text.to_owned()))
+}
+
 /// A configuration problem, naming the setting.
 #[derive(Debug, thiserror::Error)]
 #[error("{setting}: {problem}")]
@@ -240,6 +279,14 @@ impl Settings {
         }
     }
 
+    /// Redis engine settings.
+    pub fn redis(&self) -> crate::engine::redis::RedisConfig {
+        crate::engine::redis::RedisConfig {
+            url: self.config.redis_url.as_str().to_owned(),
+            prefix: self.config.redis_prefix.clone(),
+        }
+    }
+
     /// Engine settings.
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {
@@ -285,6 +332,16 @@ impl Config {
             }
             (None, Some(_), _) => None,
         };
+        if self.engine == EngineKind::Redis {
+            if let Err(err) = ::redis::Client::open(self.redis_url.as_str()) {
+                return Err(bad(
+                    "TANDEM_REDIS_URL",
+                    format!("not a usable Redis URL: {err}"),
+                ));
+            }
+            crate::engine::redis::validate_prefix(&self.redis_prefix)
+                .map_err(|problem| bad("TANDEM_REDIS_PREFIX", problem))?;
+        }
         if self.history_size == 0 {
             return Err(bad("TANDEM_HISTORY_SIZE", "must be at least 1"));
         }
@@ -415,6 +472,37 @@ mod tests {
         assert_eq!(settings.config.pong_timeout(), Duration::from_millis(2500));
         let settings = parse(&["--jwt-hs256-secret", s]).unwrap();
         assert_eq!(settings.config.pong_timeout(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn redis_settings_are_checked_only_for_the_redis_engine() {
+        let s = "0123456789abcdef0123456789abcdef";
+        let bad_url = ["--jwt-hs256-secret", s, "--redis-url", "http://nope"];
+        assert!(parse(&bad_url).is_ok());
+        let mut redis = bad_url.to_vec();
+        redis.extend(["--engine", "redis"]);
+        assert_eq!(parse(&redis).unwrap_err().setting, "TANDEM_REDIS_URL");
+        let prefix = [
+            "--jwt-hs256-secret",
+            s,
+            "--engine",
+            "redis",
+            "--redis-prefix",
+            "a{b}",
+        ];
+        assert_eq!(parse(&prefix).unwrap_err().setting, "TANDEM_REDIS_PREFIX");
+        let ok = ["--jwt-hs256-secret", s, "--engine", "redis"];
+        let settings = parse(&ok).unwrap();
+        assert_eq!(settings.config.redis_url.as_str(), "redis://127.0.0.1:6379");
+        let with_password = [
+            "--jwt-hs256-secret",
+            s,
+            "--redis-url",
+            "redis://:hunter2@db:6379",
+        ];
+        let settings = parse(&with_password).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert_eq!(settings.config.redis_prefix, "tandem");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`client`]: one connection's protocol state machine, a file per command.
 //! - [`hub`]: local connections and subscriptions, fan-out with bounded queues.
 //! - [`engine`]: the [`engine::Engine`] trait (history, positions, presence,
-//!   cross-node fan-out) and its embedded memory implementation.
+//!   cross-node fan-out) with an embedded memory implementation and a Redis
+//!   one for several nodes (docs/redis.md).
 //! - [`policy`]: who may do what on which channel.
 //! - [`auth`]: verifying and minting connection JWTs.
 //! - [`rpc`]: RPC methods reachable through the protocol.

@@ -31,10 +31,17 @@ async fn serve(config: Config) -> ExitCode {
              Never use --dev in production."
         );
     }
-    tracing::warn!(
-        engine = "memory",
-        "the memory engine keeps history and presence in this process only: nothing survives a restart"
-    );
+    match settings.config.engine {
+        tandem::config::EngineKind::Memory => tracing::warn!(
+            engine = "memory",
+            "the memory engine keeps history and presence in this process only: nothing survives a restart"
+        ),
+        tandem::config::EngineKind::Redis => tracing::info!(
+            engine = "redis",
+            prefix = %settings.config.redis_prefix,
+            "state, history and presence live in Redis (see docs/redis.md for durability settings)"
+        ),
+    }
     let app = match tandem::App::build(settings).await {
         Ok(app) => app,
         Err(err) => {

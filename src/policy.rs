@@ -127,6 +127,7 @@ mod tests {
         fn join(&self, _: &str, _: &ClientInfo) {}
         fn leave(&self, _: &str, _: &ClientInfo) {}
         fn unsubscribe_user(&self, _: &str, _: &str) {}
+        fn insufficient_state(&self, _: &str) {}
     }
 
     fn policy() -> (Policy, SessionService) {

@@ -1,8 +1,8 @@
 //! Engines: where history, stream positions and presence live, and how
 //! publications reach every node (SPEC §6).
 //!
-//! One trait, [`Engine`], with an embedded [`memory::MemoryEngine`] today and a
-//! Redis engine later. Engines never import the hub or the socket layer: they
+//! One trait, [`Engine`], with an embedded [`memory::MemoryEngine`] and a
+//! [`redis::RedisEngine`] for several nodes sharing one Redis. Engines never import the hub or the socket layer: they
 //! report what happens in a channel through [`EngineEvents`], which the hub
 //! implements, so dependencies point one way (socket → hub → engine).
 //!
@@ -23,6 +23,7 @@
 //!   "maybe stored".
 
 pub mod memory;
+pub mod redis;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -107,6 +108,10 @@ pub trait EngineEvents: Send + Sync + 'static {
     fn leave(&self, channel: &str, info: &ClientInfo);
     /// Every subscription of `user` to `channel` must end (server unsubscribe).
     fn unsubscribe_user(&self, channel: &str, user: &str);
+    /// This node may have missed publications of `channel` (a gap in offsets,
+    /// an epoch change, a lost pub/sub connection): local subscribers must
+    /// resubscribe and recover. The memory engine never calls it.
+    fn insufficient_state(&self, channel: &str);
 }
 
 /// Presence entries keyed by client id.

@@ -207,4 +207,60 @@ impl EngineEvents for Hub {
             });
         }
     }
+
+    fn insufficient_state(&self, channel: &str) {
+        for sub in self.subscribers(channel) {
+            sub.mark_stale();
+            sub.client().outbox().control(Control::Unsubscribe {
+                channel: channel.to_owned(),
+                code: crate::protocol::codes::unsubscribe::INSUFFICIENT_STATE,
+                reason: "insufficient state",
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Json;
+
+    fn publication(offset: u64) -> Publication {
+        Publication {
+            data: Json::from_value(&offset).unwrap(),
+            info: None,
+            offset,
+            tags: None,
+        }
+    }
+
+    #[test]
+    fn insufficient_state_unsubscribes_with_2500_and_stops_deliveries() {
+        let hub = Hub::new(Codec::Json, 16);
+        let (outbox, mut rx, mut control) = Outbox::new(16);
+        let info = ClientInfo {
+            user: "alice".into(),
+            client: "c1".into(),
+            conn_info: None,
+            chan_info: None,
+        };
+        let client = ClientHandle::new(info, outbox);
+        hub.add_client(client.clone());
+        let added = hub.add_subscriber("user:alice", &client, false).unwrap();
+        added.subscriber.activate(|_| Ok(Vec::new()));
+        hub.publication("user:alice", &publication(1));
+        assert!(rx.try_recv().is_ok(), "live delivery before the gap");
+        hub.insufficient_state("user:alice");
+        assert_eq!(
+            control.try_recv().unwrap(),
+            Control::Unsubscribe {
+                channel: "user:alice".into(),
+                code: crate::protocol::codes::unsubscribe::INSUFFICIENT_STATE,
+                reason: "insufficient state",
+            }
+        );
+        // Nothing after the gap reaches the client before it recovers.
+        hub.publication("user:alice", &publication(3));
+        assert!(rx.try_recv().is_err());
+    }
 }

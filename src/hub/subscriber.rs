@@ -8,6 +8,7 @@
 //! subscribe reply and the remaining publications, and switches to live — all
 //! under the subscriber's lock, so no live push can overtake the reply.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -28,6 +29,10 @@ pub struct Subscriber {
     /// Most publications buffered while pending before the client counts as slow.
     buffer_limit: usize,
     state: Mutex<State>,
+    /// Set when the node may have missed publications of the channel: the
+    /// client is being told to resubscribe and recover, and must not receive
+    /// later publications first (its position would jump over the missing ones).
+    stale: AtomicBool,
 }
 
 impl Subscriber {
@@ -37,6 +42,7 @@ impl Subscriber {
             join_leave,
             buffer_limit,
             state: Mutex::new(State::Pending(Vec::new())),
+            stale: AtomicBool::new(false),
         }
     }
 
@@ -56,8 +62,17 @@ impl Subscriber {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Stops deliveries of publications to this subscriber for good (it is
+    /// being replaced by a recovering resubscribe).
+    pub(super) fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
     /// Delivers a publication whose push is already encoded.
     pub(super) fn deliver(&self, publication: &Publication, push: &Bytes) {
+        if self.stale.load(Ordering::Acquire) {
+            return;
+        }
         let mut state = self.lock();
         match &mut *state {
             State::Live => {

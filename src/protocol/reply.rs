@@ -21,17 +21,18 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// Who a connection is: sent in presence, join/leave and publication `info`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Deserialisable because the Redis engine stores it and passes it between nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ClientInfo {
     /// User id (the token's `sub`).
     pub user: String,
     /// Connection id.
     pub client: String,
     /// The connection token's `info` claim.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn_info: Option<Json>,
     /// Channel-specific info (unused by Tandem's policy so far).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chan_info: Option<Json>,
 }
 

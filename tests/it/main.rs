@@ -2,7 +2,11 @@
 //! a protocol-level client (see `helpers`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod engine_contract;
 mod helpers;
+mod redis_e2e;
+mod redis_failure;
+mod redis_harness;
 mod ws_connect;
 mod ws_errors;
 mod ws_limits;

@@ -28,6 +28,7 @@ use crate::protocol::Json;
 use crate::sessions::model::{ChatMessage, Event, Mission, Session};
 use presence::PresenceTable;
 use sessions::{lock, select_messages, SessionTable};
+pub(crate) use stream::new_epoch;
 use stream::Streams;
 
 /// The memory engine. Cheap to clone (shares its state).

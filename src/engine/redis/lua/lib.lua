@@ -1,0 +1,67 @@
+-- Shared helpers, prepended to every script that appends to a stream.
+-- Payloads are never decoded and re-encoded (cjson would corrupt empty
+-- arrays/objects and big numbers): JSON is built by concatenation.
+
+-- The stream's epoch; a missing meta means a new epoch: the caller's candidate.
+local function tandem_epoch(meta, candidate)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    redis.call('HSET', meta, 'e', candidate, 's', '0')
+    epoch = candidate
+  end
+  return epoch
+end
+
+-- Keeps the meta for `ttl_ms` more (0 = for good: session streams).
+local function tandem_keep_meta(meta, ttl_ms)
+  if tonumber(ttl_ms) > 0 then
+    redis.call('PEXPIRE', meta, ttl_ms)
+  else
+    redis.call('PERSIST', meta)
+  end
+end
+
+-- The stream's top offset.
+local function tandem_top(meta)
+  return tonumber(redis.call('HGET', meta, 's') or '0')
+end
+
+-- Allocates the next offset. Offset 1 means the meta was (re)created, so any
+-- stream entries left belong to a dead epoch.
+local function tandem_next_offset(stream, meta)
+  local offset = redis.call('HINCRBY', meta, 's', 1)
+  if offset == 1 then
+    redis.call('DEL', stream)
+  end
+  return offset
+end
+
+-- Stores a publication under `<offset>-0` (exact MAXLEN trim, TTL refreshed)
+-- and publishes it to the fan-out channel, so PUBLISH order = offset order.
+-- `info` and `tags` are JSON text or ''.
+local function tandem_store_publish(stream, fanout, chan_json, epoch, offset, size, ttl_ms, data, info, tags)
+  local id = string.format('%d-0', offset)
+  if info ~= '' and tags ~= '' then
+    redis.call('XADD', stream, 'MAXLEN', size, id, 'd', data, 'i', info, 't', tags)
+  elseif info ~= '' then
+    redis.call('XADD', stream, 'MAXLEN', size, id, 'd', data, 'i', info)
+  elseif tags ~= '' then
+    redis.call('XADD', stream, 'MAXLEN', size, id, 'd', data, 't', tags)
+  else
+    redis.call('XADD', stream, 'MAXLEN', size, id, 'd', data)
+  end
+  redis.call('PEXPIRE', stream, ttl_ms)
+  local msg = '{"t":"p","c":' .. chan_json .. ',"e":"' .. epoch .. '","o":' .. string.format('%d', offset) .. ',"d":' .. data
+  if info ~= '' then msg = msg .. ',"i":' .. info end
+  if tags ~= '' then msg = msg .. ',"g":' .. tags end
+  redis.call('PUBLISH', fanout, msg .. '}')
+end
+
+-- `{"offset":N,` + the rest of an object serialised without its offset
+-- (`rest` is that object's text after its opening brace).
+local function tandem_with_offset(offset, rest)
+  if rest == '}' then
+    return string.format('{"offset":%d}', offset)
+  end
+  return string.format('{"offset":%d,', offset) .. rest
+end

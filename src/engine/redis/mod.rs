@@ -1,0 +1,425 @@
+//! The Redis engine: history, positions, presence, sessions and cross-node
+//! fan-out in one Redis shared by several nodes (SPEC §4, §6; docs/redis.md).
+//!
+//! # How it keeps the contracts
+//! - **Atomicity and order**: every write that creates a publication is one Lua
+//!   script (sources under `lua/`, loaded with `include_str!`) that allocates the offset in the
+//!   stream's meta hash, stores the publication in a STREAM under the id
+//!   `<offset>-0` and PUBLISHes it to the channel's fan-out channel. Redis runs
+//!   scripts one at a time, so PUBLISH order is offset order.
+//! - **Delivery**: every node, the writer included, delivers publications to
+//!   its hub only from Redis pub/sub (`subscriber.rs`), in the order received,
+//!   and tracks the last offset per channel. A gap, an epoch change or a lost
+//!   pub/sub connection is reported as [`EngineEvents::insufficient_state`]:
+//!   local subscribers resubscribe and recover from the stream.
+//! - **Epochs**: a stream's epoch is stored in its meta hash; a missing meta
+//!   (expired, evicted, lost) makes the next reader or writer store the random
+//!   candidate epoch it passes, so lost history is never mistaken for a
+//!   continuation.
+//! - **Errors**: every connection error or timeout is
+//!   [`EngineError::Unavailable`]; nothing is acknowledged before Redis
+//!   replied. The connection manager reconnects by itself; the pub/sub loop
+//!   reconnects with backoff.
+
+pub mod keys;
+mod presence;
+mod store;
+mod subscriber;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+pub use keys::validate_prefix;
+use keys::{ChannelKeys, Keys};
+
+use super::{
+    Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage, PresenceMap,
+    PublishRequest, StreamPosition,
+};
+use crate::protocol::reply::{ClientInfo, Publication};
+use crate::protocol::Json;
+use subscriber::{Fanout, WireControl};
+
+/// Where the Redis engine connects and how it names its keys.
+#[derive(Clone)]
+pub struct RedisConfig {
+    /// `redis://…` URL (may carry a password; never logged).
+    pub url: String,
+    /// Key and channel prefix.
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+/// How long one Redis command may take before it counts as unavailable.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Upper bound of one engine operation (a reconnect included).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+/// Stream metas of non-session channels outlive their history by far, so a
+/// client's position stays comparable after the history expired.
+const MIN_META_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The Lua scripts, each prefixed with the shared helpers.
+struct Scripts {
+    publish: Script,
+    history: Script,
+    presence_add: Script,
+    presence_get: Script,
+    commit: Script,
+    snapshot: Script,
+    events: Script,
+    touch: Script,
+    delete: Script,
+}
+
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("lua/lib.lua"),
+            "\n",
+            include_str!(concat!("lua/", $file))
+        ))
+    };
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            publish: script!("publish.lua"),
+            history: script!("history.lua"),
+            presence_add: Script::new(include_str!("lua/presence_add.lua")),
+            presence_get: Script::new(include_str!("lua/presence_get.lua")),
+            commit: script!("commit.lua"),
+            snapshot: script!("snapshot.lua"),
+            events: Script::new(include_str!("lua/events.lua")),
+            touch: Script::new(include_str!("lua/touch.lua")),
+            delete: script!("delete.lua"),
+        }
+    }
+}
+
+/// The Redis engine. Cheap to clone (shares its connections).
+///
+/// Build it with [`RedisEngine::new`], then run [`RedisEngine::run`] (the
+/// pub/sub loop) as a background task: without it, [`Engine::subscribe`]
+/// fails with [`EngineError::Unavailable`] and nothing is delivered.
+#[derive(Clone)]
+pub struct RedisEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    keys: Keys,
+    scripts: Scripts,
+    config: EngineConfig,
+    fanout: Fanout,
+}
+
+impl RedisEngine {
+    /// An engine for `redis` reporting to `events`. Connects lazily: a Redis
+    /// that is down at start makes operations fail (and `/readyz` report 503)
+    /// until it is back.
+    pub fn new(
+        redis: &RedisConfig,
+        config: EngineConfig,
+        events: Arc<dyn EngineEvents>,
+    ) -> Result<Self, EngineError> {
+        validate_prefix(&redis.prefix)
+            .map_err(|p| EngineError::Internal(format!("TANDEM_REDIS_PREFIX: {p}")))?;
+        let client = ::redis::Client::open(redis.url.as_str())
+            .map_err(|e| EngineError::Internal(format!("TANDEM_REDIS_URL: {e}")))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map_err(unavailable)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                conn,
+                keys: Keys::new(&redis.prefix),
+                scripts: Scripts::new(),
+                config,
+                fanout: Fanout::new(client, events, RESPONSE_TIMEOUT),
+            }),
+        })
+    }
+
+    /// Runs the pub/sub loop until `stop`: (re)connects with backoff,
+    /// resubscribes every channel, delivers messages to the hub in order.
+    pub async fn run(self, stop: CancellationToken) {
+        self.inner.fanout.run(stop).await;
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.inner.conn.clone()
+    }
+
+    fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    fn history_ttl_ms(&self) -> u64 {
+        millis(self.inner.config.history_ttl).max(1)
+    }
+
+    /// Meta TTL for a channel (0 = never expires: session streams).
+    fn meta_ttl_ms(&self, keys: &ChannelKeys) -> u64 {
+        if keys.session {
+            0
+        } else {
+            millis(MIN_META_TTL.max(self.inner.config.history_ttl * 2))
+        }
+    }
+}
+
+/// Runs one Redis operation with the engine's timeout and error mapping.
+async fn run<T>(op: impl Future<Output = RedisResult<T>>) -> Result<T, EngineError> {
+    match tokio::time::timeout(OPERATION_TIMEOUT, op).await {
+        Ok(result) => result.map_err(classify),
+        Err(_) => Err(EngineError::Unavailable(
+            "redis did not answer in time".into(),
+        )),
+    }
+}
+
+/// Maps a Redis error: connection trouble, timeouts and "try later" server
+/// states are [`EngineError::Unavailable`]; script or data errors are internal.
+fn classify(err: RedisError) -> EngineError {
+    let temporary = matches!(
+        err.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::ReadOnly
+                | ServerErrorKind::NoScript
+        )
+    ) || err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || matches!(err.code(), Some("OOM" | "BUSY" | "LOADING" | "NOREPLICAS"))
+        || matches!(err.kind(), ErrorKind::Io | ErrorKind::Client);
+    if temporary {
+        unavailable(err)
+    } else {
+        EngineError::Internal(format!("redis: {err}"))
+    }
+}
+
+fn unavailable(err: RedisError) -> EngineError {
+    EngineError::Unavailable(format!("redis: {err}"))
+}
+
+fn internal(what: impl std::fmt::Display) -> EngineError {
+    EngineError::Internal(what.to_string())
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A channel name as a JSON string (for messages built in Lua).
+fn json_string(text: &str) -> Result<String, EngineError> {
+    serde_json::to_string(text).map_err(internal)
+}
+
+/// A new random epoch candidate (used only when a stream has none).
+fn candidate_epoch() -> String {
+    super::memory::new_epoch()
+}
+
+/// Parses a stream entry (`<offset>-0`, fields `d`, `i`, `t`) into a publication.
+fn entry_to_publication(id: &str, fields: &[String]) -> Result<Publication, EngineError> {
+    let offset = id
+        .split('-')
+        .next()
+        .and_then(|o| o.parse::<u64>().ok())
+        .ok_or_else(|| internal(format!("bad stream id {id:?}")))?;
+    let mut data = None;
+    let mut info = None;
+    let mut tags = None;
+    for pair in fields.chunks(2) {
+        if let [name, value] = pair {
+            match name.as_str() {
+                "d" => data = Some(Json::from_text(value).map_err(internal)?),
+                "i" => info = Some(serde_json::from_str::<ClientInfo>(value).map_err(internal)?),
+                "t" => tags = Some(serde_json::from_str(value).map_err(internal)?),
+                _ => {}
+            }
+        }
+    }
+    Ok(Publication {
+        data: data.ok_or_else(|| internal(format!("stream entry {id} has no data")))?,
+        info,
+        offset,
+        tags,
+    })
+}
+
+/// The script's history reply: epoch, top, ok flag, entries.
+type HistoryReply = (String, u64, i64, Vec<(String, Vec<String>)>);
+
+#[async_trait]
+impl Engine for RedisEngine {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn publish(
+        &self,
+        channel: &str,
+        request: PublishRequest,
+    ) -> Result<StreamPosition, EngineError> {
+        let keys = self.keys().channel(channel);
+        let publication = &request.publication;
+        let info = match &publication.info {
+            Some(info) => serde_json::to_string(info).map_err(internal)?,
+            None => String::new(),
+        };
+        let tags = match &publication.tags {
+            Some(tags) => serde_json::to_string(tags).map_err(internal)?,
+            None => String::new(),
+        };
+        let mut conn = self.conn();
+        let mut invocation = self.inner.scripts.publish.key(&keys.stream);
+        invocation
+            .key(&keys.meta)
+            .arg(candidate_epoch())
+            .arg(self.inner.config.history_size)
+            .arg(self.history_ttl_ms())
+            .arg(self.meta_ttl_ms(&keys))
+            .arg(&keys.fanout)
+            .arg(json_string(channel)?)
+            .arg(if request.history { "1" } else { "0" })
+            .arg(publication.data.get())
+            .arg(info)
+            .arg(tags);
+        let (epoch, offset): (String, u64) = run(invocation.invoke_async(&mut conn)).await?;
+        Ok(StreamPosition { offset, epoch })
+    }
+
+    async fn publish_join(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError> {
+        self.control(channel, WireControl::Join(info)).await
+    }
+
+    async fn publish_leave(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError> {
+        self.control(channel, WireControl::Leave(info)).await
+    }
+
+    async fn unsubscribe_user(&self, channel: &str, user: &str) -> Result<(), EngineError> {
+        self.control(channel, WireControl::Unsubscribe(user)).await
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<(), EngineError> {
+        let keys = self.keys().channel(channel);
+        self.inner.fanout.subscribe(channel, &keys.fanout).await
+    }
+
+    async fn unsubscribe(&self, channel: &str) -> Result<(), EngineError> {
+        let keys = self.keys().channel(channel);
+        self.inner.fanout.unsubscribe(&keys.fanout).await
+    }
+
+    async fn history(
+        &self,
+        channel: &str,
+        filter: HistoryFilter,
+    ) -> Result<HistoryPage, EngineError> {
+        let keys = self.keys().channel(channel);
+        let (has_since, since_epoch, since_offset) = match &filter.since {
+            Some(since) => ("1", since.epoch.clone(), since.offset),
+            None => ("0", String::new(), 0),
+        };
+        let mut conn = self.conn();
+        let mut invocation = self.inner.scripts.history.key(&keys.stream);
+        invocation
+            .key(&keys.meta)
+            .arg(candidate_epoch())
+            .arg(self.meta_ttl_ms(&keys))
+            .arg(has_since)
+            .arg(since_epoch)
+            .arg(since_offset)
+            .arg(filter.limit)
+            .arg(if filter.reverse { "1" } else { "0" });
+        let (epoch, top, ok, entries): HistoryReply =
+            run(invocation.invoke_async(&mut conn)).await?;
+        if ok == 0 {
+            return Err(EngineError::UnrecoverablePosition);
+        }
+        let publications = entries
+            .iter()
+            .map(|(id, fields)| entry_to_publication(id, fields))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HistoryPage {
+            publications,
+            position: StreamPosition { offset: top, epoch },
+        })
+    }
+
+    async fn add_presence(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError> {
+        presence::add(self, channel, info).await
+    }
+
+    async fn remove_presence(&self, channel: &str, client_id: &str) -> Result<(), EngineError> {
+        presence::remove(self, channel, client_id).await
+    }
+
+    async fn presence(&self, channel: &str) -> Result<PresenceMap, EngineError> {
+        presence::list(self, channel).await
+    }
+
+    async fn health(&self) -> Result<(), EngineError> {
+        self.ping().await?;
+        if !self.inner.fanout.is_connected() {
+            return Err(EngineError::Unavailable(
+                "redis pub/sub connection is down".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RedisEngine {
+    /// PINGs Redis over the command connection.
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        let mut conn = self.conn();
+        let pong: String = run(::redis::cmd("PING").query_async(&mut conn)).await?;
+        if pong != "PONG" {
+            return Err(internal(format!("PING answered {pong:?}")));
+        }
+        Ok(())
+    }
+
+    /// Sends a join, leave or unsubscribe order to every node subscribed to `channel`.
+    async fn control(&self, channel: &str, control: WireControl<'_>) -> Result<(), EngineError> {
+        let keys = self.keys().channel(channel);
+        let message = control.encode(channel)?;
+        let mut conn = self.conn();
+        let _receivers: i64 = run(::redis::cmd("PUBLISH")
+            .arg(&keys.fanout)
+            .arg(message)
+            .query_async(&mut conn))
+        .await?;
+        Ok(())
+    }
+}

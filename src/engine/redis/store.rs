@@ -1,0 +1,497 @@
+//! Sessions in Redis ([`SessionStore`]): one record hash per session plus its
+//! event log, messages and idempotency keys, all under the session's hash tag,
+//! and the indexes (user → sessions, mission → session, activity).
+//!
+//! [`SessionStore::commit`] is one Lua script (`lua/commit.lua`): idempotency
+//! check, version compare-and-set, offsets, stream + fan-out + event log,
+//! messages, record and indexes change together or not at all. JSON is passed
+//! as text and spliced by concatenation (never re-encoded by cjson).
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::keys::SessionKeys;
+use super::{candidate_epoch, internal, json_string, run, RedisEngine};
+use crate::engine::store::{
+    Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
+};
+use crate::engine::{EngineError, StreamPosition};
+use crate::sessions::model::{ChatMessage, Event, Mission, Session};
+
+/// How often `delete` re-reads a record that changed under it.
+const DELETE_ATTEMPTS: usize = 5;
+
+/// `value` as JSON text with its `offset` field removed, without the opening
+/// brace (Lua prepends `{"offset":N,`).
+fn rest_without_offset<T: Serialize>(value: &T) -> Result<String, EngineError> {
+    let mut value = serde_json::to_value(value).map_err(internal)?;
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| internal("expected a JSON object"))?;
+    object.remove("offset");
+    let text = serde_json::to_string(&value).map_err(internal)?;
+    text.strip_prefix('{')
+        .map(str::to_owned)
+        .ok_or_else(|| internal("expected a JSON object"))
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A stored record with its last activity applied (touches do not rewrite the JSON).
+fn parse_record(json: &str, activity: Option<&str>) -> Result<SessionRecord, EngineError> {
+    let mut record: SessionRecord = serde_json::from_str(json).map_err(internal)?;
+    if let Some(at) = activity.filter(|a| !a.is_empty()) {
+        let at = DateTime::parse_from_rfc3339(at)
+            .map_err(internal)?
+            .with_timezone(&Utc);
+        if at > record.session.last_activity_at {
+            record.session.last_activity_at = at;
+        }
+    }
+    Ok(record)
+}
+
+/// A message member of the messages ZSET: `<seq>|<json>`.
+fn parse_message(member: &str) -> Result<ChatMessage, EngineError> {
+    let json = member
+        .split_once('|')
+        .map(|(_, json)| json)
+        .ok_or_else(|| internal("malformed message entry"))?;
+    serde_json::from_str(json).map_err(internal)
+}
+
+/// The commit script's reply.
+enum Reply {
+    Ok { epoch: String, first: u64, top: u64 },
+    Conflict,
+    Duplicate(Value),
+}
+
+fn parse_reply(parts: Vec<String>) -> Result<Reply, EngineError> {
+    match parts.as_slice() {
+        [status] if status == "conflict" => Ok(Reply::Conflict),
+        [status, response] if status == "duplicate" => Ok(Reply::Duplicate(
+            serde_json::from_str(response).map_err(internal)?,
+        )),
+        [status, epoch, first, top] if status == "ok" => Ok(Reply::Ok {
+            epoch: epoch.clone(),
+            first: first.parse().map_err(internal)?,
+            top: top.parse().map_err(internal)?,
+        }),
+        _ => Err(internal(format!("unexpected commit reply {parts:?}"))),
+    }
+}
+
+impl RedisEngine {
+    async fn record_fields(
+        &self,
+        keys: &SessionKeys,
+    ) -> Result<(Option<String>, Option<String>, Option<String>), EngineError> {
+        let mut conn = self.conn();
+        run(::redis::cmd("HMGET")
+            .arg(&keys.record)
+            .arg("r")
+            .arg("t")
+            .arg("v")
+            .query_async(&mut conn))
+        .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisEngine {
+    async fn load(&self, id: Uuid) -> Result<Option<SessionRecord>, EngineError> {
+        let keys = self.keys().session(id);
+        let (record, activity, _) = self.record_fields(&keys).await?;
+        record
+            .map(|json| parse_record(&json, activity.as_deref()))
+            .transpose()
+    }
+
+    async fn snapshot(&self, id: Uuid, messages: usize) -> Result<Option<Snapshot>, EngineError> {
+        let keys = self.keys().session(id);
+        let mut conn = self.conn();
+        let mut invocation = self.inner.scripts.snapshot.key(&keys.record);
+        invocation
+            .key(&keys.messages)
+            .key(&keys.channel.meta)
+            .arg(messages)
+            .arg(candidate_epoch());
+        let reply: ::redis::Value = run(invocation.invoke_async(&mut conn)).await?;
+        if matches!(&reply, ::redis::Value::Array(items) if items.is_empty()) {
+            return Ok(None);
+        }
+        let (json, activity, epoch, top, members): (String, String, String, u64, Vec<String>) =
+            ::redis::from_redis_value(reply).map_err(internal)?;
+        let mut messages = members
+            .iter()
+            .map(|m| parse_message(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(Some(Snapshot {
+            record: parse_record(&json, Some(&activity))?,
+            messages,
+            position: StreamPosition { offset: top, epoch },
+        }))
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, EngineError> {
+        let Commit {
+            mut record,
+            messages,
+            events,
+            idempotency,
+        } = commit;
+        let id = record.session.id;
+        let keys = self.keys().session(id);
+        let read_version = record.version;
+        let mut conn = self.conn();
+        // The script's version check makes this read consistent: a commit that
+        // changed the collaborators also changed the version.
+        let old_users: Vec<String> = run(::redis::cmd("SMEMBERS")
+            .arg(&keys.users)
+            .query_async(&mut conn))
+        .await?;
+        let users: BTreeSet<String> = record
+            .session
+            .collaborators
+            .iter()
+            .map(|c| c.user_id.clone())
+            .collect();
+        let removed: Vec<String> = old_users
+            .into_iter()
+            .filter(|u| !users.contains(u))
+            .collect();
+        record.version = read_version + 1;
+        let record_json = serde_json::to_string(&record).map_err(internal)?;
+        let activity = record.session.last_activity_at;
+        let mission_id = record
+            .mission
+            .as_ref()
+            .map(|m| m.id.to_string())
+            .unwrap_or_default();
+        let (idem_key, idem_mode, idem_body) = match &idempotency {
+            Some((key, response)) if response.is_object() => {
+                (key.clone(), "o", rest_without_offset(response)?)
+            }
+            Some((key, response)) => (
+                key.clone(),
+                "r",
+                serde_json::to_string(response).map_err(internal)?,
+            ),
+            None => (String::new(), "r", String::new()),
+        };
+        let event_rests = events
+            .iter()
+            .map(|draft| {
+                rest_without_offset(&Event {
+                    offset: 0,
+                    kind: draft.kind.clone(),
+                    actor: draft.actor.clone(),
+                    at: draft.at,
+                    data: draft.data.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let script = &self.inner.scripts.commit;
+        let mut invocation = script.key(&keys.record);
+        invocation
+            .key(&keys.channel.stream)
+            .key(&keys.channel.meta)
+            .key(&keys.events)
+            .key(&keys.messages)
+            .key(&keys.idempotency)
+            .key(&keys.users)
+            .key(self.keys().activity())
+            .key(self.keys().linked_missions());
+        for user in users.iter().chain(removed.iter()) {
+            invocation.key(self.keys().user_sessions(user));
+        }
+        invocation
+            .arg(read_version)
+            .arg(record_json)
+            .arg(millis(activity))
+            .arg(candidate_epoch())
+            .arg(self.inner.config.history_size)
+            .arg(self.history_ttl_ms())
+            .arg(&keys.channel.fanout)
+            .arg(json_string(&crate::channels::session(id))?)
+            .arg(idem_key)
+            .arg(idem_mode)
+            .arg(idem_body)
+            .arg(id.to_string())
+            .arg(mission_id)
+            .arg(events.len())
+            .arg(messages.len())
+            .arg(users.len())
+            .arg(removed.len())
+            .arg(rfc3339(activity));
+        for user in users.iter().chain(removed.iter()) {
+            invocation.arg(user);
+        }
+        for rest in &event_rests {
+            invocation.arg(rest);
+        }
+        for message in &messages {
+            if message.offset == 0 {
+                invocation
+                    .arg("z")
+                    .arg(0)
+                    .arg(rest_without_offset(message)?);
+            } else {
+                invocation
+                    .arg("k")
+                    .arg(message.offset)
+                    .arg(serde_json::to_string(message).map_err(internal)?);
+            }
+        }
+        let parts: Vec<String> = run(invocation.invoke_async(&mut conn)).await?;
+        match parse_reply(parts)? {
+            Reply::Conflict => Ok(CommitOutcome::Conflict),
+            Reply::Duplicate(response) => Ok(CommitOutcome::Duplicate(response)),
+            Reply::Ok { epoch, first, top } => {
+                let events = events
+                    .into_iter()
+                    .zip(first..)
+                    .map(|(draft, offset)| Event {
+                        offset,
+                        kind: draft.kind,
+                        actor: draft.actor,
+                        at: draft.at,
+                        data: draft.data,
+                    })
+                    .collect();
+                Ok(CommitOutcome::Committed {
+                    events,
+                    position: StreamPosition { offset: top, epoch },
+                })
+            }
+        }
+    }
+
+    async fn messages(
+        &self,
+        id: Uuid,
+        range: MessageRange,
+    ) -> Result<Vec<ChatMessage>, EngineError> {
+        if range.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = self.keys().session(id);
+        let mut conn = self.conn();
+        let oldest_first = range.after.is_some() && range.before.is_none();
+        let members: Vec<String> = if oldest_first {
+            let after = range.after.unwrap_or_default();
+            run(::redis::cmd("ZRANGEBYSCORE")
+                .arg(&keys.messages)
+                .arg(format!("({after}"))
+                .arg("+inf")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(range.limit)
+                .query_async(&mut conn))
+            .await?
+        } else {
+            let max = range
+                .before
+                .map_or_else(|| "+inf".to_owned(), |b| format!("({b}"));
+            let min = range
+                .after
+                .map_or_else(|| "-inf".to_owned(), |a| format!("({a}"));
+            run(::redis::cmd("ZREVRANGEBYSCORE")
+                .arg(&keys.messages)
+                .arg(max)
+                .arg(min)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(range.limit)
+                .query_async(&mut conn))
+            .await?
+        };
+        let mut messages = members
+            .iter()
+            .map(|m| parse_message(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !oldest_first {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    async fn events(&self, id: Uuid, from: u64, limit: usize) -> Result<Vec<Event>, EngineError> {
+        let keys = self.keys().session(id);
+        let mut conn = self.conn();
+        let mut invocation = self.inner.scripts.events.key(&keys.events);
+        invocation.arg(from).arg(limit);
+        let entries: Vec<String> = run(invocation.invoke_async(&mut conn)).await?;
+        let mut events = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let event: Event = serde_json::from_str(&entry).map_err(internal)?;
+            if event.offset >= from {
+                events.push(event);
+            }
+        }
+        events.truncate(limit);
+        Ok(events)
+    }
+
+    async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError> {
+        let mut conn = self.conn();
+        let ids: Vec<String> = run(::redis::cmd("SMEMBERS")
+            .arg(self.keys().user_sessions(user))
+            .query_async(&mut conn))
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in &ids {
+            let id = Uuid::parse_str(id).map_err(internal)?;
+            pipe.cmd("HMGET")
+                .arg(self.keys().session(id).record)
+                .arg("r")
+                .arg("t");
+        }
+        let rows: Vec<(Option<String>, Option<String>)> = run(pipe.query_async(&mut conn)).await?;
+        let mut sessions = Vec::new();
+        for (json, activity) in rows {
+            if let Some(json) = json {
+                let record = parse_record(&json, activity.as_deref())?;
+                if record.session.role_of(user).is_some() {
+                    sessions.push(record.session);
+                }
+            }
+        }
+        Ok(sessions)
+    }
+
+    async fn touch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, EngineError> {
+        let keys = self.keys().session(id);
+        let mut conn = self.conn();
+        let mut invocation = self.inner.scripts.touch.key(&keys.record);
+        invocation
+            .key(self.keys().activity())
+            .arg(millis(at))
+            .arg(id.to_string())
+            .arg(rfc3339(at));
+        let found: i64 = run(invocation.invoke_async(&mut conn)).await?;
+        Ok(found == 1)
+    }
+
+    async fn delete(&self, id: Uuid, farewell: EventDraft) -> Result<bool, EngineError> {
+        let keys = self.keys().session(id);
+        let rest = rest_without_offset(&Event {
+            offset: 0,
+            kind: farewell.kind,
+            actor: farewell.actor,
+            at: farewell.at,
+            data: farewell.data,
+        })?;
+        for _ in 0..DELETE_ATTEMPTS {
+            let (json, activity, version) = self.record_fields(&keys).await?;
+            let (Some(json), Some(version)) = (json, version) else {
+                return Ok(false);
+            };
+            let record = parse_record(&json, activity.as_deref())?;
+            let mut conn = self.conn();
+            let mut invocation = self.inner.scripts.delete.key(&keys.record);
+            invocation
+                .key(&keys.channel.stream)
+                .key(&keys.channel.meta)
+                .key(&keys.events)
+                .key(&keys.messages)
+                .key(&keys.idempotency)
+                .key(&keys.users)
+                .key(self.keys().activity())
+                .key(self.keys().linked_missions());
+            for c in &record.session.collaborators {
+                invocation.key(self.keys().user_sessions(&c.user_id));
+            }
+            invocation
+                .arg(version)
+                .arg(candidate_epoch())
+                .arg(self.inner.config.history_size)
+                .arg(self.history_ttl_ms())
+                .arg(&keys.channel.fanout)
+                .arg(json_string(&crate::channels::session(id))?)
+                .arg(id.to_string())
+                .arg(
+                    record
+                        .mission
+                        .as_ref()
+                        .map(|m| m.id.to_string())
+                        .unwrap_or_default(),
+                )
+                .arg(&rest);
+            let outcome: i64 = run(invocation.invoke_async(&mut conn)).await?;
+            match outcome {
+                1 => return Ok(true),
+                0 => return Ok(false),
+                _ => continue,
+            }
+        }
+        Err(EngineError::Unavailable(
+            "session kept changing while being deleted".into(),
+        ))
+    }
+
+    async fn put_mission(&self, mission: Mission) -> Result<(), EngineError> {
+        let json = serde_json::to_string(&mission).map_err(internal)?;
+        let mut conn = self.conn();
+        run(::redis::cmd("HSET")
+            .arg(self.keys().unlinked_missions())
+            .arg(mission.id.to_string())
+            .arg(json)
+            .query_async::<()>(&mut conn))
+        .await
+    }
+
+    async fn mission(&self, id: Uuid) -> Result<Option<(Mission, Option<Uuid>)>, EngineError> {
+        let mut conn = self.conn();
+        let linked: Option<String> = run(::redis::cmd("HGET")
+            .arg(self.keys().linked_missions())
+            .arg(id.to_string())
+            .query_async(&mut conn))
+        .await?;
+        if let Some(session_id) = linked.and_then(|s| Uuid::parse_str(&s).ok()) {
+            if let Some(record) = self.load(session_id).await? {
+                if let Some(mission) = record.mission.filter(|m| m.id == id) {
+                    return Ok(Some((mission, Some(session_id))));
+                }
+            }
+        }
+        let unlinked: Option<String> = run(::redis::cmd("HGET")
+            .arg(self.keys().unlinked_missions())
+            .arg(id.to_string())
+            .query_async(&mut conn))
+        .await?;
+        unlinked
+            .map(|json| {
+                serde_json::from_str::<Mission>(&json)
+                    .map(|m| (m, None))
+                    .map_err(internal)
+            })
+            .transpose()
+    }
+
+    async fn remove_unlinked_mission(&self, id: Uuid) -> Result<(), EngineError> {
+        let mut conn = self.conn();
+        run(::redis::cmd("HDEL")
+            .arg(self.keys().unlinked_missions())
+            .arg(id.to_string())
+            .query_async::<()>(&mut conn))
+        .await
+    }
+}

@@ -1,0 +1,132 @@
+//! A real `redis-server` for the Redis tests: started once per test binary on
+//! a free port in a temp dir, without persistence, and killed when the test
+//! process ends (its `sh` wrapper waits on a pipe this process holds open).
+//! Every test uses its own key prefix; nothing is ever flushed.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The shared server.
+pub struct RedisServer {
+    /// `redis://127.0.0.1:<port>`.
+    pub url: String,
+    /// The port.
+    pub port: u16,
+    /// Kept so the watchdog pipe stays open for the life of the process.
+    _child: Mutex<Child>,
+}
+
+static SERVER: OnceLock<RedisServer> = OnceLock::new();
+
+/// The shared server, started on first use.
+pub fn server() -> &'static RedisServer {
+    SERVER.get_or_init(|| start_server("shared"))
+}
+
+/// URL of the shared server.
+pub fn redis_url() -> String {
+    server().url.clone()
+}
+
+/// A fresh key prefix for one test.
+pub fn unique_prefix() -> String {
+    format!("t{}", uuid::Uuid::new_v4().simple())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// Starts a `redis-server` that dies with this process. Panics with the
+/// install hint when the binary is missing.
+pub fn start_server(name: &str) -> RedisServer {
+    let port = free_port();
+    start_server_on(name, port)
+}
+
+/// Like [`start_server`], on a given port (used to restart a server).
+pub fn start_server_on(name: &str, port: u16) -> RedisServer {
+    if Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        panic!(
+            "redis-server is not installed, but the Redis engine tests need it: \
+             install it with `sudo apt-get install redis-server` (or put redis-server on PATH)"
+        );
+    }
+    let dir =
+        std::env::temp_dir().join(format!("tandem-redis-{name}-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
+    // The server runs in the background of a shell that waits on its stdin:
+    // when this process exits (however it exits), the pipe closes and the
+    // shell kills the server.
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg("redis-server \"$@\" & pid=$!; read _ ; kill $pid; wait $pid")
+        .arg("sh")
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .args(["--save", ""])
+        .args(["--appendonly", "no"])
+        .args(["--daemonize", "no"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sh for redis-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if ping(port) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on port {port} did not answer PING within 10s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    RedisServer {
+        url: format!("redis://127.0.0.1:{port}"),
+        port,
+        _child: Mutex::new(child),
+    }
+}
+
+impl RedisServer {
+    /// Stops this server (closing the watchdog pipe) and waits until it is gone.
+    pub fn stop(self) {
+        let mut child = self._child.into_inner().unwrap_or_else(|p| p.into_inner());
+        drop(child.stdin.take());
+        let _ = child.wait();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ping(self.port) {
+            assert!(Instant::now() < deadline, "redis-server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Whether something answers PING on `port`.
+pub fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+}
