@@ -170,7 +170,8 @@ fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/connection/websocket", get(ws::upgrade::handler))
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz));
+        .route("/readyz", get(ops::readyz))
+        .merge(api::routes());
     if state.minter.is_some() {
         router = router.route("/api/dev/token", post(api::dev::token));
     }

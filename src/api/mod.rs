@@ -1,3 +1,84 @@
-//! The HTTP API under `/api` (SPEC §5). Today: the demo login of dev mode.
+//! The HTTP API under `/api` (SPEC §5): a thin adapter over
+//! [`SessionService`](crate::sessions::SessionService), the same service the
+//! RPC methods call, so REST and RPC cannot disagree.
+//!
+//! - [`extract`]: the caller (`Authorization: Bearer <JWT>`) and JSON bodies.
+//! - [`error`]: one error type, `{"error": {"code", "message"}}`, mapped once.
+//! - a file per resource: [`sessions`], [`lifecycle`], [`collaborators`],
+//!   [`chat`], [`missions`], [`assets`], [`events`], [`transfer`].
+//! - [`openapi`]: the OpenAPI 3 document at `GET /api/openapi.json`.
+//! - [`dev`]: the demo login of dev mode (routed by `app`).
+//!
+//! Human documentation: `docs/api.md`.
 
+use axum::extract::DefaultBodyLimit;
+use axum::routing::any;
+use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+pub mod assets;
+pub mod chat;
+pub mod collaborators;
 pub mod dev;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod lifecycle;
+pub mod missions;
+pub mod openapi;
+pub mod sessions;
+pub mod transfer;
+
+pub use error::ApiError;
+pub use extract::{ApiJson, AuthUser};
+
+/// Largest request body of the REST API (413 above).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest body of `POST /api/sessions/import` (a whole export document).
+pub const MAX_IMPORT_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The REST routes, merged into the app's router.
+pub fn routes() -> Router<AppState> {
+    let (router, _) = api_router().split_for_parts();
+    router
+}
+
+/// The routes together with their OpenAPI description.
+pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    let import = OpenApiRouter::new()
+        .routes(routes!(transfer::import))
+        .layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(sessions::create, sessions::list))
+        .routes(routes!(sessions::active))
+        .routes(routes!(sessions::get, sessions::update, sessions::delete))
+        .routes(routes!(lifecycle::complete))
+        .routes(routes!(lifecycle::archive))
+        .routes(routes!(lifecycle::restore))
+        .routes(routes!(lifecycle::reopen))
+        .routes(routes!(lifecycle::activity))
+        .routes(routes!(collaborators::list))
+        .routes(routes!(collaborators::share, collaborators::revoke))
+        .routes(routes!(chat::history, chat::send))
+        .routes(routes!(missions::create))
+        .routes(routes!(missions::get, missions::patch))
+        .routes(routes!(missions::link))
+        .routes(routes!(
+            missions::session_mission,
+            missions::patch_session_mission
+        ))
+        .routes(routes!(assets::list, assets::add))
+        .routes(routes!(events::list))
+        .routes(routes!(transfer::export))
+        .routes(routes!(transfer::fork))
+        .routes(routes!(transfer::stats))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(import)
+        .routes(routes!(openapi::openapi_json))
+        .route("/api/{*rest}", any(error::no_route))
+}

@@ -9,7 +9,7 @@ use super::model::{new_id, Asset, AssetScope, Role};
 use super::service::{applied, validate_metadata, validate_name, SessionService};
 
 /// Input of `add_asset`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct NewAsset {
     /// What it is attached to (default: the session).
     #[serde(default = "default_scope")]
@@ -26,6 +26,7 @@ pub struct NewAsset {
     pub uri: Option<String>,
     /// Metadata object.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
 }
 

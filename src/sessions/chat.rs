@@ -19,7 +19,7 @@ use crate::protocol::Json;
 const MAX_KEY_LEN: usize = 128;
 
 /// Input of `send_message`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct SendMessage {
     /// Message role; defaults to `user`.
     #[serde(default = "default_role")]
@@ -28,6 +28,7 @@ pub struct SendMessage {
     pub content: String,
     /// Optional JSON object.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// Makes retries safe: the same key returns the first message.
     #[serde(default)]
@@ -39,7 +40,10 @@ fn default_role() -> MessageRole {
 }
 
 /// Which page of messages to read.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, utoipa::ToSchema, utoipa::IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 pub struct MessagePage {
     /// Only messages before this offset.
     #[serde(default)]
@@ -100,7 +104,8 @@ impl SessionService {
                 change.event("chat.message", json!({ "message": message }));
                 change.messages.push(message.clone());
                 if let Some(key) = &input.idempotency_key {
-                    change.idempotency = Some((key.clone(), json!(message)));
+                    // Keys are per author: another user's key never matches.
+                    change.idempotency = Some((format!("{actor}\u{0}{key}"), json!(message)));
                 }
                 Ok(message)
             })

@@ -14,7 +14,7 @@ use super::model::{new_id, Hop, Mission, MissionStatus, Role, SessionStatus, Tim
 use super::service::{applied, validate_name, SessionService};
 
 /// Input of `create_mission`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct NewMission {
     /// Title.
     pub title: String,
@@ -30,7 +30,7 @@ pub struct NewMission {
 }
 
 /// A mission edit.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct MissionPatch {
     /// RFC 6902 operations, applied to the mission's JSON.
     pub ops: json_patch::Patch,
@@ -160,10 +160,14 @@ impl SessionService {
             Some((_, Some(linked))) if linked == session_id => {
                 return self.session_mission(actor, session_id).await
             }
-            Some((_, Some(_))) => {
-                return Err(DomainError::Invalid(
-                    "the mission is linked to another session".into(),
-                ))
+            Some((_, Some(other))) => {
+                // Say it is linked elsewhere only to someone who can see that session.
+                return match self.load_visible(actor, other).await {
+                    Ok(_) => Err(DomainError::Invalid(
+                        "the mission is linked to another session".into(),
+                    )),
+                    Err(_) => Err(DomainError::NotFound("mission")),
+                };
             }
             Some((mission, None)) if mission.owner == actor => mission,
             _ => return Err(DomainError::NotFound("mission")),

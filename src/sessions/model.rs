@@ -16,7 +16,19 @@ pub fn new_id() -> Uuid {
 }
 
 /// What a collaborator may do in a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads only.
@@ -35,18 +47,19 @@ impl Role {
 }
 
 /// A user's membership in a session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Collaborator {
     /// User id (the JWT `sub`).
     pub user_id: String,
     /// Role.
     pub role: Role,
     /// When the user was added.
+    #[schema(value_type = String, format = DateTime)]
     pub added_at: Timestamp,
 }
 
 /// Where a session is in its lifecycle (see `status.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionStatus {
     /// In use.
@@ -72,7 +85,7 @@ impl SessionStatus {
 }
 
 /// A session's own fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Session {
     /// UUIDv7.
     pub id: Uuid,
@@ -85,14 +98,18 @@ pub struct Session {
     /// Lifecycle status.
     pub status: SessionStatus,
     /// Free-form JSON object.
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
     /// The linked mission.
     pub mission_id: Option<Uuid>,
     /// Creation time.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Last change of the session's own fields.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Last write or activity ping.
+    #[schema(value_type = String, format = DateTime)]
     pub last_activity_at: Timestamp,
     /// Chat messages so far.
     pub message_count: u64,
@@ -109,7 +126,7 @@ impl Session {
 }
 
 /// Who wrote a chat message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageRole {
     /// A person.
@@ -123,7 +140,7 @@ pub enum MessageRole {
 }
 
 /// A chat message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatMessage {
     /// UUIDv7.
     pub id: Uuid,
@@ -136,11 +153,13 @@ pub struct ChatMessage {
     /// Text.
     pub content: String,
     /// When it was sent.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Its event's offset in the session stream.
     pub offset: u64,
     /// Optional JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// The client's idempotency key, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,7 +167,7 @@ pub struct ChatMessage {
 }
 
 /// Mission status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MissionStatus {
     /// Drafted.
@@ -164,7 +183,7 @@ pub enum MissionStatus {
 }
 
 /// Status of a hop or a tool step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Not started.
@@ -181,7 +200,7 @@ pub enum StepStatus {
 }
 
 /// One tool invocation in a hop.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolStep {
     /// Id unique within the mission.
     pub id: String,
@@ -202,7 +221,7 @@ pub struct ToolStep {
 }
 
 /// A stage of a mission.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hop {
     /// Id unique within the mission.
     pub id: String,
@@ -217,7 +236,7 @@ pub struct Hop {
 }
 
 /// A plan of hops.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Mission {
     /// UUIDv7.
     pub id: Uuid,
@@ -238,13 +257,15 @@ pub struct Mission {
     /// The session it is linked to.
     pub session_id: Option<Uuid>,
     /// Creation time.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Last change.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
 }
 
 /// What an asset is attached to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum AssetScope {
     /// The session.
@@ -259,7 +280,7 @@ pub enum AssetScope {
 }
 
 /// A file or link attached to a session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Asset {
     /// UUIDv7.
     pub id: Uuid,
@@ -277,16 +298,18 @@ pub struct Asset {
     pub uri: Option<String>,
     /// Free-form JSON object.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
     /// Who added it.
     pub created_by: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
 /// One change in a session's stream: the live feed, the recovery source and
 /// the audit trail (SPEC §2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// Position in the session stream (gapless, from 1).
     pub offset: u64,
@@ -296,6 +319,7 @@ pub struct Event {
     /// Who caused it (`system` for the sweeper).
     pub actor: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// What a client needs to apply the change without refetching.
     pub data: Value,

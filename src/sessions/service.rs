@@ -115,7 +115,7 @@ pub const SNAPSHOT_MESSAGES: usize = 50;
 
 /// Everything a client needs to show a session, and the stream position it
 /// reflects: subscribe from `position` and nothing is missed or repeated.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionSnapshot {
     /// The session (collaborators included).
     pub session: Session,
@@ -134,7 +134,7 @@ pub struct SessionSnapshot {
 }
 
 /// A stream position as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Position {
     /// Offset of the last event included.
     pub offset: u64,
@@ -143,12 +143,13 @@ pub struct Position {
 }
 
 /// Input of `create`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CreateSession {
     /// Name.
     pub name: String,
     /// Metadata object.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
     /// Initial collaborators besides the owner.
     #[serde(default)]
@@ -156,7 +157,7 @@ pub struct CreateSession {
 }
 
 /// A collaborator to add.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct NewCollaborator {
     /// User id.
     pub user_id: String,
@@ -165,18 +166,20 @@ pub struct NewCollaborator {
 }
 
 /// Input of `update`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct UpdateSession {
     /// New name.
     #[serde(default)]
     pub name: Option<String>,
     /// Keys to merge into the metadata (`null` removes a key).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
 }
 
 /// Filters of `list`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this status.
     #[serde(default)]
@@ -193,7 +196,7 @@ pub struct ListQuery {
 }
 
 /// A page of sessions.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionPage {
     /// Sessions, newest activity first.
     pub items: Vec<Session>,
@@ -609,10 +612,11 @@ impl SessionService {
     /// Records activity cheaply: at most once per `activity_interval` per
     /// session and node; revives an abandoned session.
     pub async fn activity(&self, actor: &str, id: Uuid) -> Result<Session, DomainError> {
-        let (record, role) = self.load_visible(actor, id).await?;
-        if record.session.status == SessionStatus::Abandoned && role.can_write() {
+        let (record, _) = self.load_visible(actor, id).await?;
+        if record.session.status == SessionStatus::Abandoned {
+            // Any collaborator's activity brings an abandoned session back.
             let outcome = self
-                .mutate(actor, id, Role::Editor, |_, change| {
+                .mutate(actor, id, Role::Viewer, |_, change| {
                     change.activity()?;
                     Ok(change.record.session.clone())
                 })
@@ -631,8 +635,8 @@ impl SessionService {
         let mut session = record.session;
         if due {
             let at = Utc::now();
-            self.inner.last_touch.insert(id, now);
             self.engine().touch(id, at).await?;
+            self.inner.last_touch.insert(id, now);
             session.last_activity_at = at;
         }
         Ok(session)

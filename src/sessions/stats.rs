@@ -11,7 +11,7 @@ use super::service::SessionService;
 use crate::engine::store::MessageRange;
 
 /// Counts over a whole session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionStats {
     /// Messages in total.
     pub messages: u64,

@@ -20,11 +20,12 @@ use crate::engine::EngineError;
 pub const EXPORT_FORMAT: &str = "tandem.session/1";
 
 /// A whole session: what `export` returns and `import` takes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionExport {
     /// Always [`EXPORT_FORMAT`].
     pub format: String,
     /// When it was exported.
+    #[schema(value_type = String, format = DateTime)]
     pub exported_at: Timestamp,
     /// The session (with its collaborators).
     pub session: Session,
@@ -68,7 +69,8 @@ impl SessionService {
     }
 
     /// Creates a new session, owned by the caller, from an export document.
-    /// Messages, mission, assets and the event history are kept as they were.
+    /// Messages, mission, assets and the event history are kept as they were;
+    /// collaborators are not (the caller is the only member until they share it).
     pub async fn import(&self, actor: &str, doc: SessionExport) -> Result<Session, DomainError> {
         if doc.format != EXPORT_FORMAT {
             return Err(DomainError::Invalid(format!(
@@ -90,24 +92,11 @@ impl SessionService {
         }
         let mut session = doc.session;
         let from = json!({ "session_id": session.id });
-        let original_owner = session.owner.clone();
         session.id = new_id();
         session.owner = actor.to_owned();
-        session.collaborators.retain(|c| c.user_id != actor);
-        for c in session
-            .collaborators
-            .iter_mut()
-            .filter(|c| c.user_id == original_owner)
-        {
-            c.role = Role::Editor;
-        }
-        session.collaborators.insert(0, owner(actor));
-        if session.collaborators.len() > self.limits().max_collaborators {
-            return Err(DomainError::TooLarge {
-                what: "collaborators",
-                limit: format!("{} per session", self.limits().max_collaborators),
-            });
-        }
+        // Access is granted explicitly: a document cannot add anyone to the new
+        // session. The importer owns it and can share it afterwards.
+        session.collaborators = vec![owner(actor)];
         session.message_count = doc.messages.len() as u64;
         let kind = "session.imported";
         self.create_with_history(

@@ -1,0 +1,326 @@
+//! The OpenAPI 3 document of the REST API, generated from the handlers'
+//! `#[utoipa::path]` attributes and the domain types' `ToSchema` derives, and
+//! served at `GET /api/openapi.json` (no auth). `docs/api.md` is the human
+//! version; a test below keeps the two in step.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use axum::Json;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::Modify;
+
+use super::error::{ErrorBody, ErrorDetail};
+
+/// Path of the document itself.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
+/// The static part of the document; paths come from the router.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Tandem REST API",
+        description = "Sessions, chat, missions, assets and the audit trail of Tandem. \
+            Every endpoint but this document needs `Authorization: Bearer <JWT>` (the \
+            WebSocket connection token). Errors are `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(ErrorBody, ErrorDetail)),
+    tags(
+        (name = "sessions", description = "Create, list, read, update and delete sessions"),
+        (name = "lifecycle", description = "Status changes and the activity ping"),
+        (name = "collaborators", description = "Sharing"),
+        (name = "chat", description = "Chat messages"),
+        (name = "missions", description = "Missions (hops and tool steps), JSON Patch edits"),
+        (name = "assets", description = "Assets"),
+        (name = "events", description = "The audit trail"),
+        (name = "transfer", description = "Export, import and fork"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The complete document (built once).
+pub fn document() -> &'static OpenApi {
+    static DOC: OnceLock<OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let (_, mut doc) = super::api_router().split_for_parts();
+        add_common_responses(&mut doc);
+        doc
+    })
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    operation_id = "openApiDocument",
+    path = "/api/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json"))
+)]
+pub async fn openapi_json() -> Json<&'static OpenApi> {
+    Json(document())
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// The operations of the document, with their method and path.
+pub fn operations(doc: &OpenApi) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ] {
+            if op.is_some() {
+                out.push((method, path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Adds the errors every operation shares: 401 (all but this document),
+/// 400/413/415/422 for body and parameter problems, 500 and 503.
+fn add_common_responses(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let public = path == OPENAPI_PATH;
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add_to_operation(op, public, path.contains('{'));
+        }
+    }
+}
+
+fn add_to_operation(op: &mut Operation, public: bool, has_path_params: bool) {
+    let mut common: BTreeMap<&str, &str> = BTreeMap::new();
+    if public {
+        op.security = Some(Vec::new());
+    } else {
+        common.insert("401", "Missing, malformed, invalid or expired bearer token");
+    }
+    if op.request_body.is_some() {
+        common.insert("400", "Malformed JSON body, path or query parameter");
+        common.insert("413", "Body over the size limit");
+        common.insert("415", "Content-Type is not JSON");
+        common.insert("422", "The body does not fit the schema");
+    } else if has_path_params {
+        common.insert("400", "Malformed path or query parameter");
+    }
+    if !public {
+        common.insert("500", "Internal error (the cause is logged, not shown)");
+        common.insert(
+            "503",
+            "The engine is unavailable or too contended; retry (Retry-After)",
+        );
+    }
+    for (status, description) in common {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    const DOCS: &str = include_str!("../../docs/api.md");
+    const RPC_SOURCE: &str = include_str!("../sessions/rpc.rs");
+
+    /// `METHOD /path` pairs of the `### \`METHOD /path\`` headings of docs/api.md.
+    fn documented() -> BTreeSet<(String, String)> {
+        DOCS.lines()
+            .filter_map(|l| l.strip_prefix("### `"))
+            .filter_map(|l| l.split('`').next())
+            .filter_map(|l| l.split_once(' '))
+            .map(|(m, p)| (m.to_owned(), p.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_document_lists_every_route_and_docs_api_md_matches_it() {
+        let doc = document();
+        let ops: BTreeSet<(String, String)> = operations(doc)
+            .into_iter()
+            .map(|(m, p)| (m.to_owned(), p))
+            .collect();
+        // Every route of the issue is there.
+        for (method, path) in [
+            ("POST", "/api/sessions"),
+            ("GET", "/api/sessions"),
+            ("GET", "/api/sessions/active"),
+            ("GET", "/api/sessions/{id}"),
+            ("PATCH", "/api/sessions/{id}"),
+            ("DELETE", "/api/sessions/{id}"),
+            ("POST", "/api/sessions/{id}/complete"),
+            ("POST", "/api/sessions/{id}/archive"),
+            ("POST", "/api/sessions/{id}/restore"),
+            ("POST", "/api/sessions/{id}/reopen"),
+            ("POST", "/api/sessions/{id}/activity"),
+            ("GET", "/api/sessions/{id}/collaborators"),
+            ("PUT", "/api/sessions/{id}/collaborators/{user_id}"),
+            ("DELETE", "/api/sessions/{id}/collaborators/{user_id}"),
+            ("GET", "/api/sessions/{id}/messages"),
+            ("POST", "/api/sessions/{id}/messages"),
+            ("POST", "/api/missions"),
+            ("GET", "/api/missions/{id}"),
+            ("PATCH", "/api/missions/{id}"),
+            ("POST", "/api/sessions/{id}/link-mission/{mission_id}"),
+            ("GET", "/api/sessions/{id}/mission"),
+            ("PATCH", "/api/sessions/{id}/mission"),
+            ("GET", "/api/sessions/{id}/assets"),
+            ("POST", "/api/sessions/{id}/assets"),
+            ("GET", "/api/sessions/{id}/events"),
+            ("GET", "/api/sessions/{id}/export"),
+            ("POST", "/api/sessions/import"),
+            ("POST", "/api/sessions/{id}/fork"),
+            ("GET", "/api/sessions/{id}/stats"),
+            ("GET", "/api/openapi.json"),
+        ] {
+            assert!(
+                ops.contains(&(method.to_owned(), path.to_owned())),
+                "{method} {path} missing from the OpenAPI document"
+            );
+        }
+        assert_eq!(ops.len(), 30, "{ops:?}");
+        let docs = documented();
+        let undocumented: Vec<_> = ops.difference(&docs).collect();
+        let unknown: Vec<_> = docs.difference(&ops).collect();
+        assert!(
+            undocumented.is_empty(),
+            "not in docs/api.md: {undocumented:?}"
+        );
+        assert!(
+            unknown.is_empty(),
+            "in docs/api.md but not served: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn every_operation_has_errors_and_auth_except_the_document() {
+        let doc = document();
+        for (path, item) in &doc.paths.paths {
+            for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let codes = &op.responses.responses;
+                assert!(codes.contains_key("500") || path == OPENAPI_PATH, "{path}");
+                if path == OPENAPI_PATH {
+                    assert!(op.security.as_ref().is_some_and(Vec::is_empty));
+                } else {
+                    assert!(codes.contains_key("401"), "{path}");
+                }
+                if op.request_body.is_some() {
+                    for c in ["400", "413", "422"] {
+                        assert!(codes.contains_key(c), "{path} lacks {c}");
+                    }
+                }
+            }
+        }
+        let ids: Vec<&str> = doc
+            .paths
+            .paths
+            .values()
+            .flat_map(|i| [&i.get, &i.post, &i.put, &i.patch, &i.delete])
+            .flatten()
+            .filter_map(|op| op.operation_id.as_deref())
+            .collect();
+        let unique: BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(ids.len(), 30, "every operation has an operationId");
+        assert_eq!(unique.len(), ids.len(), "operationIds are unique: {ids:?}");
+        let json = serde_json::to_value(doc).unwrap();
+        assert!(json["openapi"].as_str().unwrap().starts_with("3."));
+        assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+        for schema in [
+            "Session",
+            "Mission",
+            "ChatMessage",
+            "SessionExport",
+            "ErrorBody",
+            "Patch",
+        ] {
+            assert!(
+                json["components"]["schemas"][schema].is_object(),
+                "schema {schema} missing"
+            );
+        }
+    }
+
+    #[test]
+    fn docs_api_md_lists_every_rpc_method() {
+        let register = RPC_SOURCE
+            .split("pub fn register")
+            .nth(1)
+            .expect("sessions::rpc::register exists");
+        // Method names are the string literals right after `add(router,` or
+        // opening a `("name", Transition::…)` tuple.
+        let parts: Vec<&str> = register.split('"').collect();
+        let names: BTreeSet<&str> = parts
+            .iter()
+            .enumerate()
+            .skip(1)
+            .step_by(2)
+            .filter(|(i, _)| {
+                let before = parts[i - 1].trim_end();
+                before.ends_with("router,") || before.ends_with('(')
+            })
+            .map(|(_, name)| *name)
+            .collect();
+        assert!(names.len() > 20, "{names:?}");
+        for name in names {
+            assert!(
+                DOCS.contains(&format!("| `{name}` |")),
+                "RPC method {name} is not in the table of docs/api.md"
+            );
+        }
+    }
+}
