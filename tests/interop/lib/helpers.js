@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url)); // tests/interop/test
+const HERE = path.dirname(fileURLToPath(import.meta.url)); // tests/interop/lib
 const INTEROP_DIR = path.resolve(HERE, '..'); // tests/interop
 export const TANDEM_BIN = process.env.TANDEM_BIN
   ? path.resolve(process.env.TANDEM_BIN)
@@ -426,7 +426,9 @@ export class Harness {
     if (this.server) {
       const res = await this.server.stop();
       const stderr = this.server.stderr().trim();
-      if (stderr && !TRACE) {
+      // The server logs at warn level; only show its stderr when something looks wrong.
+      const abnormal = !res || res.code !== 0 || /panicked|\bERROR\b/.test(stderr);
+      if (stderr && !TRACE && abnormal) {
         process.stderr.write(`--- tandem stderr (exit ${safeJson(res)}) ---\n${stderr.slice(-4000)}\n`);
       }
     }
@@ -448,4 +450,25 @@ export function collect(emitter, event) {
   const out = [];
   emitter.on(event, (ctx) => out.push(ctx));
   return out;
+}
+
+/**
+ * Create a session owned by `client`'s user, shared with `collaborators`
+ * ([{ user_id, role }]); resolves to the session (with `id` and `channel`).
+ */
+export async function createSession(client, name, collaborators = []) {
+  const res = await client.rpc('session.create', { name, collaborators });
+  if (!res?.data?.id) throw new Error(`session.create should return the session: ${safeJson(res)}`);
+  return { ...res.data, channel: `session:${res.data.id}` };
+}
+
+/** Send a chat message through RPC; resolves to the stored message. */
+export async function chat(client, sessionId, content) {
+  const res = await client.rpc('chat.send', { session_id: sessionId, content });
+  return res.data;
+}
+
+/** The chat content of a publication whose data is a `chat.message` event. */
+export function contentOf(publication) {
+  return publication?.data?.data?.message?.content;
 }
