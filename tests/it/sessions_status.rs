@@ -250,14 +250,16 @@ async fn abandoned_sessions_are_revived_by_writes_and_reopen() {
     .await;
     refused(&mut alice, "session.restore", &copy, "abandoned", "active").await;
     let m = alice.chat(&copy, "I'm back").await;
-    let e = alice
-        .next_event(&channel, "session.status_changed", &mut offset)
-        .await;
-    assert_eq!(e["data"], json!({"from": "abandoned", "to": "active"}));
+    // The message's event comes first (the message carries its offset), then
+    // the status change it caused.
     let e = alice
         .next_event(&channel, "chat.message", &mut offset)
         .await;
     assert_eq!(e["data"]["message"]["id"], m["id"]);
+    let e = alice
+        .next_event(&channel, "session.status_changed", &mut offset)
+        .await;
+    assert_eq!(e["data"], json!({"from": "abandoned", "to": "active"}));
 
     // Reopen, on a second abandoned copy.
     let imported = alice
