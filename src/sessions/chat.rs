@@ -100,7 +100,13 @@ impl SessionService {
                     idempotency_key: input.idempotency_key.clone(),
                 };
                 change.record.session.message_count += 1;
-                change.event("chat.message", json!({ "message": message }));
+                // The event's own offset is the message's: it is left out of
+                // the payload rather than sent as a placeholder.
+                let mut payload = json!(message);
+                if let Some(fields) = payload.as_object_mut() {
+                    fields.remove("offset");
+                }
+                change.event("chat.message", json!({ "message": payload }));
                 change.messages.push(message.clone());
                 // After the message's event: the store gives the message the
                 // commit's first offset, and a revived session's status event follows.

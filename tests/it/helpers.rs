@@ -626,3 +626,71 @@ impl Rest {
             .unwrap_or_else(|_| panic!("timed out waiting for the response to {method} {path}"))
     }
 }
+
+/// Everything a REST response carried.
+#[derive(Debug)]
+pub struct RestResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`null` when empty).
+    pub body: Value,
+}
+
+impl RestResponse {
+    /// A header as a string (`None` when absent or not visible ASCII).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    /// A REST client that sends `token` as is (an expired or forged one).
+    pub fn rest_with_token(&self, token: &str) -> Rest {
+        Rest {
+            http: reqwest::Client::new(),
+            base: format!("http://{}", self.addr),
+            token: token.to_owned(),
+        }
+    }
+}
+
+impl Rest {
+    /// A request for `method path` carrying this client's bearer token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.anonymous(method, path).bearer_auth(&self.token)
+    }
+
+    /// A request for `method path` without an `Authorization` header.
+    pub fn anonymous(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends `request` (timed out after [`RECV_TIMEOUT`]); returns status,
+    /// headers and the JSON body.
+    pub async fn fetch(&self, request: reqwest::RequestBuilder) -> RestResponse {
+        let request = request.build().expect("a valid request");
+        let what = format!("{} {}", request.method(), request.url().path());
+        let call = async {
+            let response = self.http.execute(request).await.expect("http request");
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.expect("http body");
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {bytes:?}"))
+            };
+            RestResponse {
+                status,
+                headers,
+                body,
+            }
+        };
+        tokio::time::timeout(RECV_TIMEOUT, call)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for the response to {what}"))
+    }
+}

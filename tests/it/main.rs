@@ -2,6 +2,7 @@
 //! a protocol-level client (see `helpers`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_rest;
 mod helpers;
 mod sessions_access;
 mod sessions_convergence;
