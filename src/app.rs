@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -77,7 +78,7 @@ impl App {
             max_commands_per_second: config.max_commands_per_second,
             history_cap: config.history_size,
             ping_interval: config.ping_interval,
-            pong_timeout: config.pong_timeout,
+            pong_timeout: config.pong_timeout(),
             connect_timeout: config.connect_timeout,
             expiry_grace: config.expiry_grace,
             presence_refresh: config.presence_ttl / 3,
@@ -135,7 +136,14 @@ impl App {
         let shutdown = self.state.shutdown.clone();
         let token = shutdown.token();
         let stop = token.clone();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        // Real-time pushes are small: send them at once instead of waiting for
+        // the peer's acknowledgement (Nagle).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
+        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
             tokio::select! {
                 _ = signal => {},
                 _ = stop.cancelled() => {},

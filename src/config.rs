@@ -127,9 +127,10 @@ pub struct Config {
     #[arg(long, env = "TANDEM_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
     pub ping_interval: Duration,
 
-    /// How long a client has to answer a ping before it is closed (3012). Defaults to 10s.
-    #[arg(long, env = "TANDEM_PONG_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub pong_timeout: Duration,
+    /// How long a client has to answer a ping before it is closed (3012). Defaults to
+    /// 10s, or half the ping interval when that is shorter.
+    #[arg(long, env = "TANDEM_PONG_TIMEOUT", value_parser = parse_duration)]
+    pub pong_timeout: Option<Duration>,
 
     /// How long a new connection has to send `connect` (3502). Defaults to 10s.
     #[arg(long, env = "TANDEM_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -253,6 +254,12 @@ impl Settings {
 pub const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
+    /// The pong timeout in force.
+    pub fn pong_timeout(&self) -> Duration {
+        self.pong_timeout
+            .unwrap_or_else(|| Duration::from_secs(10).min(self.ping_interval / 2))
+    }
+
     /// Checks every setting and picks the JWT secret.
     pub fn validate(self) -> Result<Settings, ConfigError> {
         let mut secret_generated = false;
@@ -296,7 +303,8 @@ impl Config {
         if self.ping_interval < Duration::from_secs(1) {
             return Err(bad("TANDEM_PING_INTERVAL", "must be at least 1s"));
         }
-        if self.pong_timeout.is_zero() || self.pong_timeout >= self.ping_interval {
+        let pong_timeout = self.pong_timeout();
+        if pong_timeout.is_zero() || pong_timeout >= self.ping_interval {
             return Err(bad(
                 "TANDEM_PONG_TIMEOUT",
                 "must be longer than 0 and shorter than TANDEM_PING_INTERVAL",
@@ -398,6 +406,15 @@ mod tests {
                 .setting,
             "TANDEM_ALLOWED_ORIGINS"
         );
+    }
+
+    #[test]
+    fn pong_timeout_follows_a_short_ping_interval() {
+        let s = "0123456789abcdef0123456789abcdef";
+        let settings = parse(&["--jwt-hs256-secret", s, "--ping-interval", "5s"]).unwrap();
+        assert_eq!(settings.config.pong_timeout(), Duration::from_millis(2500));
+        let settings = parse(&["--jwt-hs256-secret", s]).unwrap();
+        assert_eq!(settings.config.pong_timeout(), Duration::from_secs(10));
     }
 
     #[test]

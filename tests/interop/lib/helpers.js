@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url)); // tests/interop/test
+const HERE = path.dirname(fileURLToPath(import.meta.url)); // tests/interop/lib
 const INTEROP_DIR = path.resolve(HERE, '..'); // tests/interop
 export const TANDEM_BIN = process.env.TANDEM_BIN
   ? path.resolve(process.env.TANDEM_BIN)
@@ -426,7 +426,9 @@ export class Harness {
     if (this.server) {
       const res = await this.server.stop();
       const stderr = this.server.stderr().trim();
-      if (stderr && !TRACE) {
+      // The server logs at warn level; only show its stderr when something looks wrong.
+      const abnormal = !res || res.code !== 0 || /panicked|\bERROR\b/.test(stderr);
+      if (stderr && !TRACE && abnormal) {
         process.stderr.write(`--- tandem stderr (exit ${safeJson(res)}) ---\n${stderr.slice(-4000)}\n`);
       }
     }

@@ -1,0 +1,426 @@
+//! Test harness: a Tandem app on an ephemeral port and a small protocol-aware
+//! WebSocket client.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tandem::auth::{Secret, TokenMinter};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// HS256 secret every test app is started with.
+pub const SECRET: &str = "tandem-integration-tests-secret-0123456789";
+/// How long any single wait for a server message may take by default.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    minter: TokenMinter,
+}
+
+/// Starts a server on 127.0.0.1:0 with the test secret and `extra_args`.
+pub async fn spawn_app(extra_args: &[&str]) -> TestApp {
+    let mut args = vec![
+        "tandem",
+        "--listen",
+        "127.0.0.1:0",
+        "--jwt-hs256-secret",
+        SECRET,
+    ];
+    args.extend_from_slice(extra_args);
+    let cli = tandem::config::Cli::try_parse_from(args).expect("test flags parse");
+    let settings = cli.config.validate().expect("test settings are valid");
+    let app = tandem::App::build(settings).await.expect("app builds");
+    let addr = app.local_addr().expect("bound address");
+    let (stop, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        stop: Some(stop),
+        handle: Some(handle),
+        minter: TokenMinter::new(&Secret::new(SECRET)),
+    }
+}
+
+impl TestApp {
+    /// A token for `user` valid for `ttl`.
+    pub fn mint(&self, user: &str, ttl: Duration) -> String {
+        self.minter.mint(user, ttl, None).expect("mint token")
+    }
+
+    /// A token for `user` valid for an hour.
+    pub fn token(&self, user: &str) -> String {
+        self.mint(user, Duration::from_secs(3600))
+    }
+
+    /// The minter, for tokens with explicit claims.
+    pub fn minter(&self) -> &TokenMinter {
+        &self.minter
+    }
+
+    /// Opens a WebSocket without sending anything.
+    pub async fn open(&self) -> WsClient {
+        WsClient::open(self.addr).await
+    }
+
+    /// Opens a WebSocket and connects as `user`; returns the client (its
+    /// `client_id` set from the reply).
+    pub async fn connect(&self, user: &str) -> WsClient {
+        let mut ws = self.open().await;
+        let reply = ws.connect(&self.token(user)).await;
+        assert!(reply.get("error").is_none(), "connect failed: {reply}");
+        ws
+    }
+
+    /// Stops the server and returns what `run` returned.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let handle = self.handle.take().expect("app handle");
+        tokio::time::timeout(Duration::from_secs(15), handle)
+            .await
+            .expect("app did not stop within 15s")
+            .expect("app task panicked")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    tandem::auth::mint::now_secs()
+}
+
+/// Unpadded base64url, for hand-made tokens.
+pub fn b64url(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// What a close looked like from the client side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// A close frame with this code and reason.
+    Close(u16, String),
+    /// The stream ended (or failed) without a close frame.
+    NoCloseFrame(String),
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A protocol client: one command per frame out, messages split on `\n` in.
+pub struct WsClient {
+    ws: Ws,
+    /// Messages received but not consumed yet (server pings `{}` included).
+    buffered: VecDeque<Value>,
+    next_id: u32,
+    /// The connection id from the connect reply.
+    pub client_id: String,
+    /// Default timeout of each wait.
+    pub timeout: Duration,
+}
+
+fn url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/connection/websocket")
+}
+
+fn is_ping(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| o.is_empty())
+}
+
+impl WsClient {
+    fn new(ws: Ws) -> Self {
+        Self {
+            ws,
+            buffered: VecDeque::new(),
+            next_id: 0,
+            client_id: String::new(),
+            timeout: RECV_TIMEOUT,
+        }
+    }
+
+    /// Opens a WebSocket to the server at `addr`.
+    pub async fn open(addr: SocketAddr) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url(addr))
+            .await
+            .expect("websocket handshake");
+        Self::new(ws)
+    }
+
+    /// Opens a WebSocket over a socket with a tiny receive buffer, so that a
+    /// client that stops reading fills the server's side quickly.
+    pub async fn open_small_buffer(addr: SocketAddr) -> Self {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let tcp = socket.connect(addr).await.expect("tcp connect");
+        let (ws, _) = tokio_tungstenite::client_async(url(addr), MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket handshake");
+        Self::new(ws)
+    }
+
+    /// Sends one text frame as is.
+    pub async fn send_raw(&mut self, text: impl Into<String>) {
+        self.ws
+            .send(Message::text(text.into()))
+            .await
+            .expect("send frame");
+    }
+
+    /// Sends one binary frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws
+            .send(Message::binary(bytes))
+            .await
+            .expect("send frame");
+    }
+
+    /// Starts the closing handshake from the client side.
+    pub async fn send_close(&mut self, code: u16, reason: &str) {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        };
+        self.ws
+            .send(Message::Close(Some(frame)))
+            .await
+            .expect("send close");
+    }
+
+    /// Sends one command (one frame).
+    pub async fn send(&mut self, command: Value) {
+        self.send_raw(command.to_string()).await;
+    }
+
+    /// The next command id.
+    pub fn next_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Sends `{"id":N,"<method>":params}` without waiting; returns N.
+    pub async fn send_command(&mut self, method: &str, params: Value) -> u32 {
+        let id = self.next_id();
+        self.send(json!({ "id": id, method: params })).await;
+        id
+    }
+
+    /// Reads one WebSocket message into the buffer; `Err` when the connection ended.
+    async fn read_frame(&mut self) -> Result<(), Ended> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    for line in text.split('\n').filter(|l| !l.trim().is_empty()) {
+                        let value: Value = serde_json::from_str(line)
+                            .unwrap_or_else(|e| panic!("server sent non-JSON line {line:?}: {e}"));
+                        self.buffered.push_back(value);
+                    }
+                    return Ok(());
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(match frame {
+                        Some(f) => Ended::Close(u16::from(f.code), f.reason.to_string()),
+                        None => Ended::NoCloseFrame("close frame without code".into()),
+                    })
+                }
+                Some(Ok(Message::Binary(b))) => panic!("server sent a binary frame: {b:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(Ended::NoCloseFrame(format!("read error: {e}"))),
+                None => return Err(Ended::NoCloseFrame("stream ended".into())),
+            }
+        }
+    }
+
+    /// Takes the first message (buffered or new) matching `pred`, keeping the
+    /// others buffered in order.
+    pub async fn recv_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let timeout = self.timeout;
+        let wait = async {
+            loop {
+                if let Some(pos) = self.buffered.iter().position(&pred) {
+                    return self.buffered.remove(pos).expect("position is valid");
+                }
+                if let Err(ended) = self.read_frame().await {
+                    panic!(
+                        "connection ended ({ended:?}) while waiting for {what}; unconsumed: {:?}",
+                        self.buffered
+                    );
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(v) => v,
+            Err(_) => panic!("timed out after {timeout:?} waiting for {what}"),
+        }
+    }
+
+    /// The next message that is not a server ping.
+    pub async fn recv(&mut self) -> Value {
+        self.recv_matching("the next message", |v| !is_ping(v))
+            .await
+    }
+
+    /// The next server ping `{}`.
+    pub async fn recv_ping(&mut self) {
+        self.recv_matching("a server ping {}", is_ping).await;
+    }
+
+    /// Waits for a ping and answers it with a pong `{}`.
+    pub async fn pong_next_ping(&mut self) {
+        self.recv_ping().await;
+        self.send_raw("{}").await;
+    }
+
+    /// Sends a command and returns the whole reply with its id.
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_command(method, params).await;
+        let what = format!("the reply to {method} #{id}");
+        self.recv_matching(&what, |v| v["id"].as_u64() == Some(u64::from(id)))
+            .await
+    }
+
+    /// Sends a command and returns its result object; panics on an error reply.
+    pub async fn call_ok(&mut self, method: &str, params: Value) -> Value {
+        let reply = self.call(method, params).await;
+        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
+        reply
+            .get(method)
+            .cloned()
+            .unwrap_or_else(|| panic!("reply to {method} lacks the result key: {reply}"))
+    }
+
+    /// Sends a command that must fail; returns the error's code.
+    pub async fn call_err(&mut self, method: &str, params: Value) -> u64 {
+        let reply = self.call(method, params).await;
+        reply["error"]["code"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("expected an error reply to {method}, got {reply}"))
+    }
+
+    /// Sends `connect` with `token`; returns the whole reply (result or error).
+    /// On success, remembers the client id.
+    pub async fn connect(&mut self, token: &str) -> Value {
+        let reply = self
+            .call("connect", json!({ "token": token, "name": "rust-it" }))
+            .await;
+        if let Some(client) = reply["connect"]["client"].as_str() {
+            self.client_id = client.to_owned();
+        }
+        reply
+    }
+
+    /// Subscribes to `channel` with extra request fields merged in; returns the
+    /// whole reply.
+    pub async fn subscribe(&mut self, channel: &str, extra: Value) -> Value {
+        let mut params = json!({ "channel": channel });
+        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        self.call("subscribe", params).await
+    }
+
+    /// Subscribes and returns the subscribe result; panics on an error reply.
+    pub async fn subscribe_ok(&mut self, channel: &str, extra: Value) -> Value {
+        let reply = self.subscribe(channel, extra).await;
+        assert!(
+            reply.get("error").is_none(),
+            "subscribe {channel} failed: {reply}"
+        );
+        reply["subscribe"].clone()
+    }
+
+    /// Publishes `data` into `channel`, waiting for the (empty) publish reply.
+    pub async fn publish(&mut self, channel: &str, data: Value) {
+        let result = self
+            .call_ok("publish", json!({ "channel": channel, "data": data }))
+            .await;
+        assert_eq!(result, json!({}), "publish result");
+    }
+
+    /// Waits for a push of `kind` (`pub`, `join`, `leave`, …) in `channel`;
+    /// returns the push's `kind` object.
+    pub async fn expect_push(&mut self, channel: &str, kind: &str) -> Value {
+        self.expect_push_where(channel, kind, |_| true).await
+    }
+
+    /// Like [`WsClient::expect_push`], for the first such push whose `kind`
+    /// object satisfies `pred` (others stay buffered).
+    pub async fn expect_push_where(
+        &mut self,
+        channel: &str,
+        kind: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let what = format!("a matching {kind} push in {channel}");
+        let push = self
+            .recv_matching(&what, |v| {
+                v.get("id").is_none()
+                    && v["push"]["channel"].as_str() == Some(channel)
+                    && v["push"].get(kind).is_some_and(&pred)
+            })
+            .await;
+        push["push"][kind].clone()
+    }
+
+    /// Reads (buffering messages) until the connection ends; returns how.
+    pub async fn wait_end(&mut self) -> Ended {
+        let timeout = self.timeout;
+        let wait = async {
+            loop {
+                if let Err(ended) = self.read_frame().await {
+                    return ended;
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(ended) => ended,
+            Err(_) => panic!("timed out after {timeout:?} waiting for the connection to close"),
+        }
+    }
+
+    /// Reads until a close frame arrives; returns its code and reason.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        match self.wait_end().await {
+            Ended::Close(code, reason) => (code, reason),
+            Ended::NoCloseFrame(how) => panic!(
+                "connection ended without a close frame ({how}); unconsumed: {:?}",
+                self.buffered
+            ),
+        }
+    }
+
+    /// Messages received but not consumed.
+    pub fn buffered(&self) -> &VecDeque<Value> {
+        &self.buffered
+    }
+}
