@@ -3,6 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod sessions_access;
+mod sessions_convergence;
+mod sessions_rpc;
+mod sessions_status;
+mod sessions_transfer;
 mod ws_connect;
 mod ws_errors;
 mod ws_limits;
