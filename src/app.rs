@@ -25,7 +25,7 @@ use crate::protocol::Codec;
 use crate::rpc::{RpcRouter, ServerInfo};
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
-use crate::{api, ops, ws};
+use crate::{api, ops, web, ws};
 
 /// What HTTP handlers share.
 #[derive(Clone)]
@@ -117,7 +117,7 @@ impl App {
             read_buffer: config.ws_read_buffer,
             minter,
         };
-        let router = router(state.clone());
+        let router = router(state.clone(), &config.frontend_dir);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("TANDEM_LISTEN: cannot listen on {}", config.listen))?;
@@ -179,7 +179,7 @@ impl App {
     }
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, frontend_dir: &std::path::Path) -> Router {
     let mut router = Router::new()
         .route("/connection/websocket", get(ws::upgrade::handler))
         .route("/healthz", get(ops::healthz))
@@ -188,5 +188,7 @@ fn router(state: AppState) -> Router {
     if state.minter.is_some() {
         router = router.route("/api/dev/token", post(api::dev::token));
     }
+    // Last: the frontend answers only what no route above matched.
+    let router = web::mount(router, frontend_dir);
     router.layer(TraceLayer::new_for_http()).with_state(state)
 }

@@ -201,6 +201,12 @@ pub struct Config {
     /// WebSocket read buffer per connection in bytes (memory per idle connection). Defaults to 4096.
     #[arg(long, env = "TANDEM_WS_READ_BUFFER", default_value_t = 4096)]
     pub ws_read_buffer: usize,
+
+    /// Directory of the built browser frontend, served at `/` (`npm run build` in
+    /// `frontend/`). A missing directory is not fatal: `/` then says how to build it.
+    /// Defaults to frontend/dist.
+    #[arg(long, env = "TANDEM_FRONTEND_DIR", default_value = "frontend/dist")]
+    pub frontend_dir: PathBuf,
 }
 
 /// A Redis URL. It may carry a password, so `Debug` does not show it.

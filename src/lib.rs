@@ -15,7 +15,7 @@
 //! - [`auth`]: verifying and minting connection JWTs.
 //! - [`rpc`]: RPC methods reachable through the protocol.
 //! - [`node`]: the handle tying hub, engine, policy, auth and RPC together.
-//! - [`api`], [`ops`]: HTTP endpoints; [`app`]: assembly; [`config`]: settings;
+//! - [`api`], [`ops`]: HTTP endpoints; [`web`]: the browser frontend at `/`; [`app`]: assembly; [`config`]: settings;
 //!   [`shutdown`]: ownership of background tasks; [`telemetry`]: logging.
 
 pub mod api;
@@ -34,6 +34,7 @@ pub mod rpc;
 pub mod sessions;
 pub mod shutdown;
 pub mod telemetry;
+pub mod web;
 pub mod ws;
 
 pub use app::App;

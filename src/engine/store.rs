@@ -56,7 +56,8 @@ pub struct Commit {
     /// writer read (0 to create). The store saves it with version + 1.
     pub record: SessionRecord,
     /// Chat messages to append. A message with offset 0 gets the first
-    /// event's offset; others (imports, forks) keep theirs.
+    /// event's offset (so writers put a new message's event first); others
+    /// (imports, forks) keep theirs.
     pub messages: Vec<ChatMessage>,
     /// Events to append and publish, in order (at least one).
     pub events: Vec<EventDraft>,

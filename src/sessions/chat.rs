@@ -88,7 +88,6 @@ impl SessionService {
         let message_id = new_id();
         let outcome = self
             .mutate(actor, id, Role::Editor, |_, change| {
-                change.activity()?;
                 let message = ChatMessage {
                     id: message_id,
                     session_id: id,
@@ -101,8 +100,17 @@ impl SessionService {
                     idempotency_key: input.idempotency_key.clone(),
                 };
                 change.record.session.message_count += 1;
-                change.event("chat.message", json!({ "message": message }));
+                // The event's own offset is the message's: it is left out of
+                // the payload rather than sent as a placeholder.
+                let mut payload = json!(message);
+                if let Some(fields) = payload.as_object_mut() {
+                    fields.remove("offset");
+                }
+                change.event("chat.message", json!({ "message": payload }));
                 change.messages.push(message.clone());
+                // After the message's event: the store gives the message the
+                // commit's first offset, and a revived session's status event follows.
+                change.activity()?;
                 if let Some(key) = &input.idempotency_key {
                     // Keys are per author: another user's key never matches.
                     change.idempotency = Some((format!("{actor}\u{0}{key}"), json!(message)));

@@ -155,7 +155,9 @@ pub struct ChatMessage {
     /// When it was sent.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    /// Its event's offset in the session stream.
+    /// Its event's offset in the session stream (left out of the
+    /// `chat.message` event's payload, where it is the event's `offset`).
+    #[serde(default)]
     pub offset: u64,
     /// Optional JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]

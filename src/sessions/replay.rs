@@ -71,7 +71,12 @@ impl Replayed {
         match event.kind.as_str() {
             "session.created" => self.session = Some(field(event, "session")?),
             "session.imported" | "session.forked" => {
-                self.session = Some(field(event, "session")?);
+                let session: Session = field(event, "session")?;
+                // The copied history now belongs to the new session.
+                for message in &mut self.messages {
+                    message.session_id = session.id;
+                }
+                self.session = Some(session);
                 self.mission = field(event, "mission")?;
             }
             "session.updated" => {

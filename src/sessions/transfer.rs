@@ -120,7 +120,7 @@ impl SessionService {
         id: Uuid,
         at_offset: Option<u64>,
     ) -> Result<Session, DomainError> {
-        let (record, _) = self.load_visible(actor, id).await?;
+        self.load_visible(actor, id).await?;
         let events = self.engine().events(id, 1, ALL).await?;
         let top = events.last().map_or(0, |e| e.offset);
         let at = at_offset.unwrap_or(top);
@@ -139,13 +139,12 @@ impl SessionService {
         let mut session = state.session.ok_or(DomainError::NotFound("session"))?;
         let now = Utc::now();
         session.id = new_id();
-        session.name = fork_name(&record.session.name, self.limits().max_name_chars);
+        session.name = fork_name(&session.name, self.limits().max_name_chars);
         session.owner = actor.to_owned();
         session.collaborators = vec![owner(actor)];
         session.status = SessionStatus::Active;
         session.created_at = now;
         session.updated_at = now;
-        session.last_activity_at = now;
         session.message_count = state.messages.len() as u64;
         let from = json!({ "session_id": id, "offset": at });
         self.create_with_history(
@@ -176,6 +175,8 @@ impl SessionService {
         from: serde_json::Value,
     ) -> Result<Session, DomainError> {
         let now = Utc::now();
+        // The closing event is the session's latest activity.
+        session.last_activity_at = now;
         let mission = mission.map(|mut m| {
             m.id = new_id();
             m.session_id = Some(session.id);

@@ -359,14 +359,6 @@ impl WsClient {
         reply["subscribe"].clone()
     }
 
-    /// Publishes `data` into `channel`, waiting for the (empty) publish reply.
-    pub async fn publish(&mut self, channel: &str, data: Value) {
-        let result = self
-            .call_ok("publish", json!({ "channel": channel, "data": data }))
-            .await;
-        assert_eq!(result, json!({}), "publish result");
-    }
-
     /// Waits for a push of `kind` (`pub`, `join`, `leave`, …) in `channel`;
     /// returns the push's `kind` object.
     pub async fn expect_push(&mut self, channel: &str, kind: &str) -> Value {
@@ -422,5 +414,283 @@ impl WsClient {
     /// Messages received but not consumed.
     pub fn buffered(&self) -> &VecDeque<Value> {
         &self.buffered
+    }
+}
+
+/// What an RPC error reply carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// Error code (domain errors use the HTTP status).
+    pub code: u64,
+    /// Error message.
+    pub message: String,
+}
+
+impl WsClient {
+    /// Calls RPC `method` with `data`; returns the whole reply.
+    pub async fn rpc(&mut self, method: &str, data: Value) -> Value {
+        self.call("rpc", json!({ "method": method, "data": data }))
+            .await
+    }
+
+    /// Calls RPC `method`; returns its `data`, panicking on an error reply.
+    pub async fn rpc_ok(&mut self, method: &str, data: Value) -> Value {
+        let reply = self.rpc(method, data).await;
+        assert!(reply.get("error").is_none(), "rpc {method} failed: {reply}");
+        reply["rpc"]["data"].clone()
+    }
+
+    /// Calls RPC `method`, which must fail; returns the error.
+    pub async fn rpc_err(&mut self, method: &str, data: Value) -> RpcError {
+        let reply = self.rpc(method, data).await;
+        let code = reply["error"]["code"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("expected rpc {method} to fail, got {reply}"));
+        RpcError {
+            code,
+            message: reply["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+
+    /// Creates a session owned by this client's user with `collaborators`
+    /// (`(user, role)`); returns the session's id.
+    pub async fn create_session(&mut self, name: &str, collaborators: &[(&str, &str)]) -> String {
+        let collaborators: Vec<Value> = collaborators
+            .iter()
+            .map(|(user, role)| json!({ "user_id": user, "role": role }))
+            .collect();
+        let session = self
+            .rpc_ok(
+                "session.create",
+                json!({ "name": name, "collaborators": collaborators }),
+            )
+            .await;
+        session["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("session.create returned no id: {session}"))
+            .to_owned()
+    }
+
+    /// Sends a chat message; returns the stored message.
+    pub async fn chat(&mut self, session_id: &str, content: &str) -> Value {
+        self.rpc_ok(
+            "chat.send",
+            json!({ "session_id": session_id, "content": content }),
+        )
+        .await
+    }
+
+    /// Waits for a publication in `channel` whose event type is `kind`;
+    /// returns the publication (`data` is the event).
+    pub async fn expect_event(&mut self, channel: &str, kind: &str) -> Value {
+        let what = format!("a {kind} event publication in {channel}");
+        let push = self
+            .recv_matching(&what, |v| {
+                v.get("id").is_none()
+                    && v["push"]["channel"].as_str() == Some(channel)
+                    && v["push"]["pub"]["data"]["type"] == kind
+            })
+            .await;
+        push["push"]["pub"].clone()
+    }
+
+    /// Waits for a notice of `kind` on this client's `user:<user>` feed; returns its data.
+    pub async fn expect_notice(&mut self, user: &str, kind: &str) -> Value {
+        let channel = format!("user:{user}");
+        let what = format!("a {kind} notice in {channel}");
+        let push = self
+            .recv_matching(&what, |v| {
+                v.get("id").is_none()
+                    && v["push"]["channel"].as_str() == Some(channel.as_str())
+                    && v["push"]["pub"]["data"]["type"] == kind
+            })
+            .await;
+        push["push"]["pub"]["data"].clone()
+    }
+}
+
+/// The channel of session `id`.
+pub fn session_channel(id: &str) -> String {
+    format!("session:{id}")
+}
+
+impl WsClient {
+    /// Takes the next publication in `channel` (any type, in arrival order)
+    /// and checks it is a `kind` event at `*offset + 1`; advances `*offset`
+    /// and returns the event.
+    pub async fn next_event(&mut self, channel: &str, kind: &str, offset: &mut u64) -> Value {
+        let what = format!("the {kind} event at offset {} in {channel}", *offset + 1);
+        let push = self
+            .recv_matching(&what, |v| {
+                v.get("id").is_none()
+                    && v["push"]["channel"].as_str() == Some(channel)
+                    && v["push"].get("pub").is_some()
+            })
+            .await;
+        let publication = &push["push"]["pub"];
+        assert_eq!(publication["data"]["type"], kind, "{publication}");
+        assert_eq!(publication["offset"], *offset + 1, "{publication}");
+        assert_eq!(
+            publication["data"]["offset"], publication["offset"],
+            "{publication}"
+        );
+        *offset += 1;
+        publication["data"].clone()
+    }
+
+    /// The snapshot `session.get` returns.
+    pub async fn snapshot(
+        &mut self,
+        session_id: &str,
+    ) -> tandem::sessions::service::SessionSnapshot {
+        let value = self
+            .rpc_ok("session.get", json!({ "session_id": session_id }))
+            .await;
+        serde_json::from_value(value.clone())
+            .unwrap_or_else(|e| panic!("session.get returned no snapshot ({e}): {value}"))
+    }
+
+    /// Every stored event of a session (`session.events` paged by 1000).
+    pub async fn events(&mut self, session_id: &str) -> Vec<tandem::sessions::model::Event> {
+        let mut all: Vec<tandem::sessions::model::Event> = Vec::new();
+        loop {
+            let from = all.last().map_or(1, |e| e.offset + 1);
+            let page = self
+                .rpc_ok(
+                    "session.events",
+                    json!({ "session_id": session_id, "from": from, "limit": 1000 }),
+                )
+                .await;
+            let page: Vec<tandem::sessions::model::Event> =
+                serde_json::from_value(page).expect("session.events returns events");
+            if page.is_empty() {
+                return all;
+            }
+            all.extend(page);
+        }
+    }
+}
+
+/// A REST client for `user` (the `/api` routes).
+pub struct Rest {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl TestApp {
+    /// A REST client acting as `user`.
+    pub fn rest(&self, user: &str) -> Rest {
+        Rest {
+            http: reqwest::Client::new(),
+            base: format!("http://{}", self.addr),
+            token: self.token(user),
+        }
+    }
+}
+
+impl Rest {
+    /// Sends `method path` with an optional JSON body; returns the status and
+    /// the JSON body (`null` when empty).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let call = async {
+            let response = request.send().await.expect("http request");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("http body");
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    panic!("{method} {path}: body is not JSON ({e}): {bytes:?}")
+                })
+            };
+            (status, body)
+        };
+        tokio::time::timeout(RECV_TIMEOUT, call)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for the response to {method} {path}"))
+    }
+}
+
+/// Everything a REST response carried.
+#[derive(Debug)]
+pub struct RestResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`null` when empty).
+    pub body: Value,
+}
+
+impl RestResponse {
+    /// A header as a string (`None` when absent or not visible ASCII).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    /// A REST client that sends `token` as is (an expired or forged one).
+    pub fn rest_with_token(&self, token: &str) -> Rest {
+        Rest {
+            http: reqwest::Client::new(),
+            base: format!("http://{}", self.addr),
+            token: token.to_owned(),
+        }
+    }
+}
+
+impl Rest {
+    /// A request for `method path` carrying this client's bearer token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.anonymous(method, path).bearer_auth(&self.token)
+    }
+
+    /// A request for `method path` without an `Authorization` header.
+    pub fn anonymous(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends `request` (timed out after [`RECV_TIMEOUT`]); returns status,
+    /// headers and the JSON body.
+    pub async fn fetch(&self, request: reqwest::RequestBuilder) -> RestResponse {
+        let request = request.build().expect("a valid request");
+        let what = format!("{} {}", request.method(), request.url().path());
+        let call = async {
+            let response = self.http.execute(request).await.expect("http request");
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.expect("http body");
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {bytes:?}"))
+            };
+            RestResponse {
+                status,
+                headers,
+                body,
+            }
+        };
+        tokio::time::timeout(RECV_TIMEOUT, call)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for the response to {what}"))
     }
 }

@@ -1,12 +1,19 @@
-//! WebSocket integration tests: a real server on an ephemeral port, driven by
-//! a protocol-level client (see `helpers`).
+//! Integration tests: a real server on an ephemeral port, driven by a
+//! protocol-level client (see `helpers`); Redis tests use a `redis-server`
+//! the harness starts itself (see `redis_harness`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_rest;
 mod engine_contract;
 mod helpers;
 mod redis_e2e;
 mod redis_failure;
 mod redis_harness;
+mod sessions_access;
+mod sessions_convergence;
+mod sessions_rpc;
+mod sessions_status;
+mod sessions_transfer;
 mod ws_connect;
 mod ws_errors;
 mod ws_limits;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{b64url, now_secs, spawn_app};
+use crate::helpers::{b64url, now_secs, session_channel, spawn_app};
 
 #[tokio::test]
 async fn connect_reply_has_the_contracted_fields() {
@@ -29,12 +29,18 @@ async fn connect_reply_has_the_contracted_fields() {
 #[tokio::test]
 async fn connect_and_subscribe_in_one_frame_are_handled_in_order() {
     let app = spawn_app(&[]).await;
+    // The session exists before the batching connection arrives.
+    let id = app
+        .connect("alice")
+        .await
+        .create_session("batch", &[])
+        .await;
     let mut ws = app.open().await;
     let token = app.token("alice");
     ws.send_raw(format!(
         "{}\n{}",
         json!({"id": 1, "connect": {"token": token, "name": "js"}}),
-        json!({"id": 2, "subscribe": {"channel": "session:batch", "flag": 1}})
+        json!({"id": 2, "subscribe": {"channel": session_channel(&id), "flag": 1}})
     ))
     .await;
     let first = ws.recv().await;
@@ -285,11 +291,14 @@ async fn token_info_becomes_conn_info() {
         .unwrap();
     let mut ws = app.open().await;
     ws.connect(&token).await;
-    let channel = "session:info";
+    let id = ws.create_session("info", &[]).await;
+    let channel = session_channel(&id);
+    let channel = channel.as_str();
     ws.subscribe_ok(channel, json!({})).await;
-    ws.publish(channel, json!({"hi": 1})).await;
-    let p = ws.expect_push(channel, "pub").await;
-    assert_eq!(p["info"]["conn_info"], json!({"name": "Ann"}), "{p}");
+    // Session events carry the actor, not ClientInfo; join pushes do.
+    let join = ws.expect_push(channel, "join").await;
+    assert_eq!(join["info"]["conn_info"], json!({"name": "Ann"}), "{join}");
+    assert_eq!(join["info"]["user"], "ann", "{join}");
     let presence = ws.call_ok("presence", json!({"channel": channel})).await;
     assert_eq!(
         presence["presence"][&ws.client_id]["conn_info"],

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{session_channel, spawn_app};
 
 #[tokio::test]
 async fn malformed_json_closes_3501() {
@@ -77,13 +77,16 @@ async fn unknown_namespace_is_denied() {
 async fn duplicate_subscribe_is_105() {
     let app = spawn_app(&[]).await;
     let mut alice = app.connect("alice").await;
-    alice.subscribe_ok("session:dup", json!({})).await;
-    let reply = alice.subscribe("session:dup", json!({})).await;
+    let id = alice.create_session("dup", &[]).await;
+    let channel = session_channel(&id);
+    alice.subscribe_ok(&channel, json!({})).await;
+    let reply = alice.subscribe(&channel, json!({})).await;
     assert_eq!(reply["error"]["code"], 105, "{reply}");
     // The first subscription still works.
-    alice.publish("session:dup", json!({"still": "here"})).await;
-    let p = alice.expect_push("session:dup", "pub").await;
-    assert_eq!(p["offset"], 1, "{p}");
+    alice.chat(&id, "still here").await;
+    let p = alice.expect_push(&channel, "pub").await;
+    assert_eq!(p["offset"], 2, "{p}");
+    assert_eq!(p["data"]["data"]["message"]["content"], "still here", "{p}");
 }
 
 #[tokio::test]
@@ -137,10 +140,11 @@ async fn overlong_channel_name_is_107() {
 async fn reverse_history_since_offset_zero_is_107() {
     let app = spawn_app(&[]).await;
     let mut alice = app.connect("alice").await;
+    let id = alice.create_session("h0", &[]).await;
     let code = alice
         .call_err(
             "history",
-            json!({"channel": "session:h0", "limit": 5, "reverse": true,
+            json!({"channel": session_channel(&id), "limit": 5, "reverse": true,
                    "since": {"offset": 0, "epoch": ""}}),
         )
         .await;

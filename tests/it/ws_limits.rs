@@ -6,18 +6,18 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Ended, WsClient};
+use crate::helpers::{session_channel, spawn_app, Ended, WsClient};
 
 #[tokio::test]
 async fn frame_above_the_limit_closes_1009() {
     let app = spawn_app(&["--max-frame-bytes", "2048"]).await;
     let mut ws = app.connect("alice").await;
+    let session = ws.create_session("big", &[]).await;
     // Just below the limit is fine.
-    let ok = json!({"channel": "session:big", "data": {"pad": "x".repeat(1800)}});
-    ws.call_ok("publish", ok).await;
+    ws.chat(&session, &"x".repeat(1800)).await;
     let id = ws.next_id();
-    let big =
-        json!({"id": id, "publish": {"channel": "session:big", "data": {"pad": "x".repeat(4000)}}});
+    let big = json!({"id": id, "rpc": {"method": "chat.send",
+        "data": {"session_id": session, "content": "x".repeat(4000)}}});
     ws.send(big).await;
     assert_eq!(ws.expect_close().await.0, 1009);
 }
@@ -26,14 +26,15 @@ async fn frame_above_the_limit_closes_1009() {
 async fn too_many_channels_is_106() {
     let app = spawn_app(&["--max-channels", "2"]).await;
     let mut ws = app.connect("alice").await;
-    ws.subscribe_ok("session:one", json!({})).await;
+    let one = session_channel(&ws.create_session("one", &[]).await);
+    let three = session_channel(&ws.create_session("three", &[]).await);
+    ws.subscribe_ok(&one, json!({})).await;
     ws.subscribe_ok("user:alice", json!({})).await;
-    let reply = ws.subscribe("session:three", json!({})).await;
+    let reply = ws.subscribe(&three, json!({})).await;
     assert_eq!(reply["error"]["code"], 106, "{reply}");
     // Leaving one makes room again.
-    ws.call_ok("unsubscribe", json!({"channel": "session:one"}))
-        .await;
-    ws.subscribe_ok("session:three", json!({})).await;
+    ws.call_ok("unsubscribe", json!({"channel": one})).await;
+    ws.subscribe_ok(&three, json!({})).await;
 }
 
 #[tokio::test]
@@ -73,7 +74,12 @@ async fn too_many_commands_is_111_and_temporary() {
 async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
     const WINDOW: u64 = 8;
     let app = spawn_app(&["--max-queue", "16", "--max-commands-per-second", "0"]).await;
-    let channel = "session:slow";
+    let mut publisher = app.connect("publisher").await;
+    let session = publisher
+        .create_session("slow", &[("slowpoke", "viewer"), ("healthy", "viewer")])
+        .await;
+    let channel = session_channel(&session);
+    let channel = channel.as_str();
     let token = app.token("slowpoke");
 
     let mut slow = WsClient::open_small_buffer(app.addr).await;
@@ -101,11 +107,14 @@ async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
                     }
                 }
             } else if let Some(p) = push.get("pub") {
-                assert_eq!(p["data"]["seq"], p["offset"], "{p}");
+                // Chat message `seq` is at offset seq + 1 (session.created is 1).
+                let meta = &p["data"]["data"]["message"]["metadata"];
+                let seq = meta["seq"].as_u64().unwrap_or_else(|| panic!("{p}"));
                 let offset = p["offset"].as_u64().unwrap();
-                offsets.push(offset);
-                progress_tx.send_replace(offset);
-                if p["data"]["last"] == true {
+                assert_eq!(seq + 1, offset, "{p}");
+                offsets.push(seq);
+                progress_tx.send_replace(seq);
+                if meta["last"] == true {
                     return offsets;
                 }
             }
@@ -113,9 +122,9 @@ async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
     });
 
     let stop = Arc::new(AtomicBool::new(false));
-    let mut publisher = app.connect("publisher").await;
     let publishing = {
         let stop = stop.clone();
+        // The largest chat message the default limit allows.
         let pad = "p".repeat(16 * 1024);
         tokio::spawn(async move {
             let mut seq = 0u64;
@@ -128,14 +137,14 @@ async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
                     .wait_for(|&seen| seen + WINDOW >= seq)
                     .await
                     .expect("healthy reader alive");
-                publisher
-                    .publish(channel, json!({"seq": seq, "pad": pad}))
-                    .await;
+                let message = json!({"session_id": session, "content": pad,
+                    "metadata": {"seq": seq}});
+                publisher.rpc_ok("chat.send", message).await;
             }
             seq += 1;
-            publisher
-                .publish(channel, json!({"seq": seq, "last": true}))
-                .await;
+            let message = json!({"session_id": session, "content": "last",
+                "metadata": {"seq": seq, "last": true}});
+            publisher.rpc_ok("chat.send", message).await;
             seq
         })
     };
@@ -162,11 +171,13 @@ async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
         Ended::Close(code, reason) => assert_eq!(code, 3008, "reason {reason:?}"),
         other => panic!("slow client got no close frame 3008: {other:?}"),
     }
-    // What the slow client did get before the close is a gapless prefix.
+    // What the slow client did get before the close is a gapless prefix
+    // (offsets from 2: the first chat message follows session.created).
     let got: Vec<u64> = slow
         .buffered()
         .iter()
         .filter_map(|m| m["push"]["pub"]["offset"].as_u64())
+        .map(|offset| offset - 1)
         .collect();
     assert_eq!(got, (1..=got.len() as u64).collect::<Vec<_>>());
     assert!(

@@ -2,15 +2,17 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{session_channel, spawn_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_and_join_leave() {
     let app = spawn_app(&[]).await;
-    let channel = "session:presence";
     let mut alice = app.connect("alice").await;
     let mut bob = app.connect("bob").await;
     let mut alice2 = app.connect("alice").await;
+    let id = alice.create_session("presence", &[("bob", "viewer")]).await;
+    let channel = session_channel(&id);
+    let channel = channel.as_str();
 
     alice.subscribe_ok(channel, json!({})).await;
     // A subscriber sees its own join too.
@@ -76,10 +78,18 @@ async fn presence_and_join_leave() {
 async fn presence_of_an_empty_channel_and_of_user_channels() {
     let app = spawn_app(&[]).await;
     let mut alice = app.connect("alice").await;
+    let id = alice.create_session("nobody here", &[]).await;
     let stats = alice
-        .call_ok("presence_stats", json!({"channel": "session:nobody"}))
+        .call_ok("presence_stats", json!({"channel": session_channel(&id)}))
         .await;
     assert_eq!(stats, json!({"num_clients": 0, "num_users": 0}));
+    // Presence of a session is for its collaborators only.
+    let mut bob = app.connect("bob").await;
+    assert_eq!(
+        bob.call_err("presence_stats", json!({"channel": session_channel(&id)}))
+            .await,
+        103
+    );
     // user: channels have no presence.
     assert_eq!(
         alice
@@ -102,9 +112,11 @@ async fn presence_of_live_connections_outlives_the_ttl() {
         "500ms",
     ])
     .await;
-    let channel = "session:ttl";
     let mut alice = app.connect("alice").await;
     let mut bob = app.connect("bob").await;
+    let id = alice.create_session("ttl", &[("bob", "editor")]).await;
+    let channel = session_channel(&id);
+    let channel = channel.as_str();
     alice.subscribe_ok(channel, json!({})).await;
     bob.subscribe_ok(channel, json!({})).await;
     // Three pings are three seconds: three presence TTLs.

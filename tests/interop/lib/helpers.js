@@ -451,3 +451,24 @@ export function collect(emitter, event) {
   emitter.on(event, (ctx) => out.push(ctx));
   return out;
 }
+
+/**
+ * Create a session owned by `client`'s user, shared with `collaborators`
+ * ([{ user_id, role }]); resolves to the session (with `id` and `channel`).
+ */
+export async function createSession(client, name, collaborators = []) {
+  const res = await client.rpc('session.create', { name, collaborators });
+  if (!res?.data?.id) throw new Error(`session.create should return the session: ${safeJson(res)}`);
+  return { ...res.data, channel: `session:${res.data.id}` };
+}
+
+/** Send a chat message through RPC; resolves to the stored message. */
+export async function chat(client, sessionId, content) {
+  const res = await client.rpc('chat.send', { session_id: sessionId, content });
+  return res.data;
+}
+
+/** The chat content of a publication whose data is a `chat.message` event. */
+export function contentOf(publication) {
+  return publication?.data?.data?.message?.content;
+}

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Harness, collect, safeJson, sleep, subscribe, uid } from '../lib/helpers.js';
+import { Harness, collect, createSession, safeJson, sleep, subscribe } from '../lib/helpers.js';
 
 let h;
 before(async () => {
@@ -15,7 +15,8 @@ after(async () => {
 
 test('an idle client stays connected across server pings', { timeout: 40_000 }, async () => {
   const alice = await h.connected({ user: 'alice', label: 'alice(idle)' });
-  const { sub } = await subscribe(alice, `session:${uid()}`);
+  const { channel } = await createSession(alice, 'keepalive');
+  const { sub } = await subscribe(alice, channel);
   const reconnects = collect(alice, 'connecting');
   const disconnects = collect(alice, 'disconnected');
   const resubscribes = collect(sub, 'subscribing');

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Harness, subscribe, uid, waitFor } from '../lib/helpers.js';
+import { Harness, createSession, subscribe, waitFor } from '../lib/helpers.js';
 
 let h;
 before(async () => {
@@ -13,9 +13,9 @@ after(async () => {
 });
 
 test('join, presence, presence stats and leave', { timeout: 30_000 }, async () => {
-  const channel = `session:${uid()}`;
   const alice = await h.connected({ user: 'alice' });
   const bob = await h.connected({ user: 'bob' });
+  const { channel } = await createSession(alice, 'presence', [{ user_id: 'bob', role: 'viewer' }]);
 
   // joinLeave: true asks for join/leave pushes; a server that forces them on
   // session channels delivers them either way.

@@ -1,8 +1,10 @@
 // 1. connect + subscribe + receive publications in order, with offsets.
+// Session channels carry the session's events: publications are made by
+// domain operations (RPC `chat.send`), never by client `publish`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Harness, collect, subscribe, uid, waitUntil } from '../lib/helpers.js';
+import { Harness, chat, collect, contentOf, createSession, subscribe, waitUntil } from '../lib/helpers.js';
 
 let h;
 before(async () => {
@@ -12,10 +14,11 @@ after(async () => {
   await h?.close();
 });
 
-test('alice subscribes to a session channel and receives bob\'s 3 publications in order', { timeout: 30_000 }, async () => {
-  const channel = `session:${uid()}`;
+test('alice subscribes to a session channel and receives bob\'s 3 chat messages in order', { timeout: 30_000 }, async () => {
   const alice = await h.connected({ user: 'alice' });
   const bob = await h.connected({ user: 'bob' });
+  const session = await createSession(alice, 'pubsub', [{ user_id: 'bob', role: 'editor' }]);
+  const channel = session.channel;
 
   const { sub, ctx } = await subscribe(alice, channel);
   assert.equal(ctx.channel, channel);
@@ -25,26 +28,24 @@ test('alice subscribes to a session channel and receives bob\'s 3 publications i
   assert.ok(ctx.streamPosition, 'subscribed ctx should carry a stream position');
   assert.equal(typeof ctx.streamPosition.epoch, 'string');
   assert.ok(ctx.streamPosition.epoch.length > 0, 'epoch should be a non-empty string');
-  assert.equal(ctx.streamPosition.offset, 0, 'a fresh channel starts at offset 0');
+  assert.equal(ctx.streamPosition.offset, 1, 'a new session\'s stream holds session.created at offset 1');
 
   const pubs = collect(sub, 'publication');
   for (let n = 1; n <= 3; n++) {
-    await bob.publish(channel, { n, text: `message ${n}` });
+    await chat(bob, session.id, `message ${n}`);
   }
   await waitUntil(() => pubs.length >= 3, 5000, () => `alice received 3 publications (got ${pubs.length})\n${h.framesOf(alice)}`);
 
-  assert.deepEqual(
-    pubs.map((p) => p.data),
-    [1, 2, 3].map((n) => ({ n, text: `message ${n}` })),
-  );
+  assert.deepEqual(pubs.map((p) => p.data.type), ['chat.message', 'chat.message', 'chat.message']);
+  assert.deepEqual(pubs.map(contentOf), [1, 2, 3].map((n) => `message ${n}`));
   const offsets = pubs.map((p) => p.offset);
   for (const o of offsets) assert.equal(typeof o, 'number', `every publication must carry an offset: ${offsets}`);
-  assert.deepEqual(offsets, [1, 2, 3], 'offsets of a fresh stream rise by exactly 1 from 1');
+  assert.deepEqual(offsets, [2, 3, 4], 'offsets rise by exactly 1 after session.created');
   for (const p of pubs) {
     assert.equal(p.channel, channel);
-    assert.ok(p.info, 'client publications carry the publisher\'s ClientInfo');
-    assert.equal(p.info.user, 'bob');
-    assert.equal(typeof p.info.client, 'string');
+    assert.equal(p.data.offset, p.offset, 'the event carries its own offset');
+    assert.equal(p.data.actor, 'bob', 'events name their actor');
+    assert.equal(p.data.data.message.author, 'bob');
   }
   assert.equal(pubs.length, 3, 'no extra publications');
 });

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Harness, collect, sleep, subscribe, uid, waitFor, waitUntil } from '../lib/helpers.js';
+import { Harness, chat, collect, contentOf, createSession, sleep, subscribe, waitFor, waitUntil } from '../lib/helpers.js';
 
 let h;
 before(async () => {
@@ -13,15 +13,20 @@ after(async () => {
   await h?.close();
 });
 
+// Chat message n carries content `${n}` and lands at offset n + 1
+// (session.created is at offset 1).
+const numberOf = (p) => Number(contentOf(p));
+
 function summary(pubs) {
-  return JSON.stringify(pubs.map((p) => [p.data?.n, p.offset]));
+  return JSON.stringify(pubs.map((p) => [contentOf(p), p.offset]));
 }
 
 test('alice recovers every publication missed during a network drop', { timeout: 60_000 }, async () => {
-  const channel = `session:${uid()}`;
   const proxy = await h.proxy();
   const alice = await h.connected({ user: 'alice', port: proxy.port, label: 'alice(proxied)' });
   const bob = await h.connected({ user: 'bob' });
+  const session = await createSession(bob, 'recovery', [{ user_id: 'alice', role: 'viewer' }]);
+  const channel = session.channel;
   const frames = () => `\n--- alice frames ---\n${h.framesOf(alice)}`;
 
   const subscribedEvents = [];
@@ -33,13 +38,13 @@ test('alice recovers every publication missed during a network drop', { timeout:
 
   const pubs = collect(sub, 'publication');
   const publish = async (from, to) => {
-    for (let n = from; n <= to; n++) await bob.publish(channel, { n });
+    for (let n = from; n <= to; n++) await chat(bob, session.id, `${n}`);
   };
 
   // Phase 1: live delivery of 1..5.
   await publish(1, 5);
   await waitUntil(() => pubs.length >= 5, 5000, () => `alice received 1..5 (got ${summary(pubs)})${frames()}`);
-  assert.deepEqual(pubs.map((p) => p.data.n), [1, 2, 3, 4, 5]);
+  assert.deepEqual(pubs.map(numberOf), [1, 2, 3, 4, 5]);
 
   // Phase 2: network drop. Keep the proxy listening but reset new connections
   // until bob has published 6..25, so alice is guaranteed to miss them live.
@@ -71,23 +76,24 @@ test('alice recovers every publication missed during a network drop', { timeout:
   await waitUntil(() => pubs.length >= 25, 5000, () => `alice has 25 publications (got ${summary(pubs)})${frames()}`);
   await sleep(300); // catch late duplicates
   const expected = Array.from({ length: 25 }, (_, i) => i + 1);
-  assert.deepEqual(pubs.map((p) => p.data.n), expected, `exactly 1..25 in order, each once${frames()}`);
-  assert.deepEqual(pubs.map((p) => p.offset), expected, `offsets 1..25 in order${frames()}`);
+  assert.deepEqual(pubs.map(numberOf), expected, `exactly 1..25 in order, each once${frames()}`);
+  assert.deepEqual(pubs.map((p) => p.offset), expected.map((n) => n + 1), `offsets 2..26 in order${frames()}`);
 
   // Phase 4: live delivery continues after recovery.
   await publish(26, 26);
   await waitUntil(() => pubs.length >= 26, 5000, () => `alice received 26 live (got ${summary(pubs)})${frames()}`);
   await sleep(200);
-  assert.deepEqual(pubs.map((p) => p.data.n), [...expected, 26]);
-  assert.equal(pubs[25].offset, 26);
+  assert.deepEqual(pubs.map(numberOf), [...expected, 26]);
+  assert.equal(pubs[25].offset, 27);
   assert.equal(subscribedEvents.length, 2, `one initial and one recovering subscribed event: ${JSON.stringify(subscribedEvents)}`);
 });
 
 test('repeated drops while bob publishes continuously lose and duplicate nothing', { timeout: 60_000 }, async () => {
-  const channel = `session:${uid()}`;
   const proxy = await h.proxy();
   const alice = await h.connected({ user: 'alice', port: proxy.port, label: 'alice(proxied, churn)' });
   const bob = await h.connected({ user: 'bob', label: 'bob(churn)' });
+  const session = await createSession(bob, 'churn', [{ user_id: 'alice', role: 'viewer' }]);
+  const channel = session.channel;
   const frames = () => `\n--- alice frames ---\n${h.framesOf(alice)}`;
 
   const { sub } = await subscribe(alice, channel);
@@ -99,7 +105,7 @@ test('repeated drops while bob publishes continuously lose and duplicate nothing
   let drops = 0;
   for (let n = 1; n <= total; n++) {
     if (dropAt.has(n)) drops += proxy.dropAll();
-    await bob.publish(channel, { n });
+    await chat(bob, session.id, `${n}`);
     // Stay well below the server's default per-connection command rate limit.
     await sleep(15);
   }
@@ -112,8 +118,8 @@ test('repeated drops while bob publishes continuously lose and duplicate nothing
   );
   await sleep(300);
   const expected = Array.from({ length: total }, (_, i) => i + 1);
-  assert.deepEqual(pubs.map((p) => p.data.n), expected, `1..${total} exactly once, in order${frames()}`);
-  assert.deepEqual(pubs.map((p) => p.offset), expected, `offsets 1..${total}${frames()}`);
+  assert.deepEqual(pubs.map(numberOf), expected, `1..${total} exactly once, in order${frames()}`);
+  assert.deepEqual(pubs.map((p) => p.offset), expected.map((n) => n + 1), `offsets 2..${total + 1}${frames()}`);
   assert.ok(resubscribes.length >= 3, `alice resubscribed after each drop: ${JSON.stringify(resubscribes)}`);
   for (const ctx of resubscribes) {
     assert.equal(ctx.wasRecovering, true, JSON.stringify(ctx));
