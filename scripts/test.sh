@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests, the interop tests with the
-# official `centrifuge` npm client against the real binary, then the frontend's
-# unit tests (Vitest) and browser tests (headless Chromium via playwright-core).
-# Installs what the tests need on a fresh machine (npm packages; Chromium with
-# apt when missing). Works without stdin (CI).
+# Runs every test: Rust unit and integration tests (the Redis ones start their
+# own redis-server), the interop tests with the official `centrifuge` npm client
+# against the real binary on the memory engine and on a throw-away Redis, then
+# the frontend's unit tests (Vitest) and browser tests (headless Chromium via
+# playwright-core). Installs what the tests need on a fresh machine (npm
+# packages; redis-server and Chromium with apt when missing). Works without
+# stdin (CI). Never touches a Redis it did not start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,9 +34,33 @@ apt_install() { # binary package
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
   command -v "$1" >/dev/null 2>&1 || { echo "test.sh: installing $2 did not provide $1" >&2; exit 1; }
 }
+apt_install redis-server redis-server
 if [ -z "${CHROMIUM_PATH:-}" ]; then
   apt_install chromium chromium
 fi
+
+# A throw-away redis-server on a free loopback port, stopped on exit.
+redis_pid=
+redis_dir=
+stop_redis() {
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  if [ -n "$redis_dir" ]; then rm -rf "$redis_dir"; fi
+}
+trap stop_redis EXIT
+start_redis() {
+  redis_dir=$(mktemp -d)
+  redis_port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
+    --daemonize no --loglevel warning > "$redis_dir/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "test.sh: redis-server did not start:" >&2
+  cat "$redis_dir/redis.log" >&2
+  exit 1
+}
 
 echo "== cargo build"
 cargo build --locked --bins
@@ -42,12 +68,22 @@ cargo build --locked --bins
 echo "== cargo test (unit + integration)"
 cargo test --locked --all-targets
 
-echo "== interop: official centrifuge npm client"
+echo "== interop: official centrifuge npm client (memory engine)"
 (
   cd tests/interop
   npm ci --no-audit --no-fund --loglevel=error
-  TANDEM_BIN="$root/target/debug/tandem" npm test
+  TANDEM_BIN="$root/target/debug/tandem" TANDEM_ENGINE=memory npm test
 )
+echo "== interop: official centrifuge npm client (Redis engine)"
+start_redis
+(
+  cd tests/interop
+  TANDEM_BIN="$root/target/debug/tandem" TANDEM_ENGINE=redis \
+    TANDEM_REDIS_URL="redis://127.0.0.1:$redis_port" TANDEM_REDIS_PREFIX="interop-$$" npm test
+)
+stop_redis
+redis_pid=
+redis_dir=
 echo "== frontend: unit and browser tests (Chromium)"
 TANDEM_BIN="$root/target/debug/tandem" bash frontend/run-tests.sh
 
