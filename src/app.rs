@@ -25,6 +25,7 @@ use crate::protocol::Codec;
 use crate::rpc::{RpcRouter, ServerInfo};
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
+use crate::sweeper::Sweeper;
 use crate::{api, ops, web, ws};
 
 /// What HTTP handlers share.
@@ -50,6 +51,7 @@ pub struct App {
     router: Router,
     state: AppState,
     settings: Settings,
+    sweeper: Sweeper,
 }
 
 impl App {
@@ -82,6 +84,10 @@ impl App {
         let verifier = TokenVerifier::new(&settings.verifier())?;
         let node_id = uuid::Uuid::new_v4().to_string();
         let sessions = SessionService::new(engine.clone(), settings.domain());
+        let sweeper = Sweeper::new(sessions.clone(), engine.clone(), settings.sweeper());
+        shutdown
+            .tracker()
+            .spawn(sweeper.clone().run(shutdown.token()));
         let mut rpc = RpcRouter::new();
         rpc.register("server.info", ServerInfo::new(&node_id, engine.name())?);
         crate::sessions::rpc::register(&mut rpc, &sessions);
@@ -126,6 +132,7 @@ impl App {
             router,
             state,
             settings,
+            sweeper,
         })
     }
 
@@ -137,6 +144,11 @@ impl App {
     /// The node (for tests and embedding).
     pub fn node(&self) -> &Node {
         &self.state.node
+    }
+
+    /// This node's sweeper (tests call [`Sweeper::sweep_once`] on it).
+    pub fn sweeper(&self) -> &Sweeper {
+        &self.sweeper
     }
 
     /// Serves until `signal` resolves, then shuts down gracefully: stop

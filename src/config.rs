@@ -198,6 +198,25 @@ pub struct Config {
     #[arg(long, env = "TANDEM_ACTIVITY_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub activity_interval: Duration,
 
+    /// A session with no write, no activity ping and nobody connected for this
+    /// long becomes `abandoned` (the sweeper). Defaults to 24h.
+    #[arg(long, env = "TANDEM_ABANDON_AFTER", default_value = "24h", value_parser = parse_duration)]
+    pub abandon_after: Duration,
+
+    /// An abandoned session becomes `archived` this long after it was
+    /// abandoned. Defaults to 7d.
+    #[arg(long, env = "TANDEM_ARCHIVE_AFTER", default_value = "7d", value_parser = parse_duration)]
+    pub archive_after: Duration,
+
+    /// How often each node's sweeper runs. Defaults to 60s.
+    #[arg(long, env = "TANDEM_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+
+    /// When set, archived sessions are deleted (with their farewell event)
+    /// this long after they were archived. Defaults to off (kept forever).
+    #[arg(long, env = "TANDEM_DELETE_ARCHIVED_AFTER", value_parser = parse_duration)]
+    pub delete_archived_after: Option<Duration>,
+
     /// WebSocket read buffer per connection in bytes (memory per idle connection). Defaults to 4096.
     #[arg(long, env = "TANDEM_WS_READ_BUFFER", default_value_t = 4096)]
     pub ws_read_buffer: usize,
@@ -290,6 +309,17 @@ impl Settings {
         crate::engine::redis::RedisConfig {
             url: self.config.redis_url.as_str().to_owned(),
             prefix: self.config.redis_prefix.clone(),
+        }
+    }
+
+    /// Sweeper settings.
+    pub fn sweeper(&self) -> crate::sweeper::SweeperConfig {
+        crate::sweeper::SweeperConfig {
+            abandon_after: self.config.abandon_after,
+            archive_after: self.config.archive_after,
+            interval: self.config.sweep_interval,
+            delete_archived_after: self.config.delete_archived_after,
+            ..Default::default()
         }
     }
 
@@ -395,6 +425,28 @@ impl Config {
             return Err(bad(
                 "TANDEM_MAX_COLLABORATORS",
                 "must be at least 1 (the owner)",
+            ));
+        }
+        const HUNDRED_YEARS: Duration = Duration::from_secs(100 * 365 * 86_400);
+        for (setting, value) in [
+            ("TANDEM_ABANDON_AFTER", Some(self.abandon_after)),
+            ("TANDEM_ARCHIVE_AFTER", Some(self.archive_after)),
+            ("TANDEM_DELETE_ARCHIVED_AFTER", self.delete_archived_after),
+        ] {
+            match value {
+                Some(v) if v < Duration::from_millis(1) => {
+                    return Err(bad(setting, "must be at least 1ms"))
+                }
+                Some(v) if v > HUNDRED_YEARS => {
+                    return Err(bad(setting, "must be at most 100 years"))
+                }
+                _ => {}
+            }
+        }
+        if self.sweep_interval < Duration::from_millis(10) || self.sweep_interval > HUNDRED_YEARS {
+            return Err(bad(
+                "TANDEM_SWEEP_INTERVAL",
+                "must be between 10ms and 100 years",
             ));
         }
         if self.ws_read_buffer < 256 {

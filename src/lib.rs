@@ -33,6 +33,7 @@ pub mod protocol;
 pub mod rpc;
 pub mod sessions;
 pub mod shutdown;
+pub mod sweeper;
 pub mod telemetry;
 pub mod web;
 pub mod ws;

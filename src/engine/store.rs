@@ -21,7 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{EngineError, StreamPosition};
-use crate::sessions::model::{Asset, ChatMessage, Event, Mission, Session};
+use crate::sessions::model::{Asset, ChatMessage, Event, Mission, Session, SessionStatus};
 
 /// A session's mutable state, versioned as a whole.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +65,12 @@ pub struct Commit {
     /// the response is a JSON object, the store sets its `offset` to the first
     /// event's offset before saving it.
     pub idempotency: Option<(String, Value)>,
+    /// A guard for changes decided on the session's idleness (the sweeper):
+    /// when set, the commit is refused ([`CommitOutcome::Conflict`]) if the
+    /// stored last activity is later than this. Activity pings
+    /// ([`SessionStore::touch`]) do not bump the version, so the version check
+    /// alone would not see them.
+    pub expect_activity_at_most: Option<DateTime<Utc>>,
 }
 
 /// What a commit did.
@@ -147,4 +153,25 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Removes an unlinked mission (when it gets linked to a session).
     async fn remove_unlinked_mission(&self, id: Uuid) -> Result<(), EngineError>;
+
+    /// Up to `limit` sessions with `status` that have been quiet since `before`
+    /// or earlier, oldest first (the sweeper's index).
+    ///
+    /// "Quiet since" is [`quiet_since`]: the later of the last activity and
+    /// the last change of the session's own fields (so an abandoned session is
+    /// quiet since it was abandoned). The index is kept by `commit`, `touch`
+    /// and `delete` in the same atomic step as the record, so reading it costs
+    /// what is due, not what exists.
+    async fn due_sessions(
+        &self,
+        status: SessionStatus,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, EngineError>;
+}
+
+/// The time a session has been quiet since: its last activity or the last
+/// change of its own fields (a status change included), whichever is later.
+pub fn quiet_since(session: &Session) -> DateTime<Utc> {
+    session.last_activity_at.max(session.updated_at)
 }

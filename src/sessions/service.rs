@@ -19,6 +19,9 @@ use crate::engine::{Engine, PublishRequest};
 use crate::protocol::reply::Publication;
 use crate::protocol::Json;
 
+/// The actor of changes the server makes by itself (the sweeper).
+pub const SYSTEM_ACTOR: &str = "system";
+
 /// How many times a write is retried when concurrent writers conflict.
 const MAX_ATTEMPTS: usize = 32;
 
@@ -284,6 +287,17 @@ impl SessionService {
         change: Change,
         value: T,
     ) -> Result<Option<Outcome<T>>, DomainError> {
+        self.commit_guarded(change, value, None).await
+    }
+
+    /// Commits a change that is refused (`None`, like a version conflict)
+    /// when the stored last activity is later than `activity_at_most`.
+    async fn commit_guarded<T>(
+        &self,
+        change: Change,
+        value: T,
+        activity_at_most: Option<Timestamp>,
+    ) -> Result<Option<Outcome<T>>, DomainError> {
         if change.events.is_empty() {
             return Ok(Some(Outcome::Applied {
                 value,
@@ -305,6 +319,7 @@ impl SessionService {
             messages,
             events,
             idempotency,
+            expect_activity_at_most: activity_at_most,
         };
         match self.engine().commit(commit).await? {
             CommitOutcome::Conflict => Ok(None),
@@ -563,6 +578,46 @@ impl SessionService {
         applied(outcome)
     }
 
+    /// A lifecycle transition decided by the sweeper on `record` (as it
+    /// loaded it), made as `system` at `at`: a compare-and-set on the record's
+    /// version **and** its last activity, so a write or an activity ping that
+    /// arrived since `record` was read (or another node's sweep of the same
+    /// session) makes it a no-op. Returns whether this call made the transition.
+    pub async fn sweep_transition(
+        &self,
+        record: &SessionRecord,
+        transition: status::Transition,
+        at: Timestamp,
+    ) -> Result<bool, DomainError> {
+        let to = status::apply(record.session.status, transition)?;
+        let mut change = Change {
+            record: record.clone(),
+            events: Vec::new(),
+            messages: Vec::new(),
+            idempotency: None,
+            notices: Vec::new(),
+            revoke: Vec::new(),
+            actor: SYSTEM_ACTOR.to_owned(),
+            at,
+        };
+        change.set_status(to);
+        let guard = Some(record.session.last_activity_at);
+        Ok(self.commit_guarded(change, (), guard).await?.is_some())
+    }
+
+    /// Deletes an archived session for the sweeper, as `system`, with the
+    /// farewell event and the collaborators' notices. Returns false when it
+    /// was gone already or is no longer archived.
+    pub async fn sweep_delete(&self, id: Uuid, at: Timestamp) -> Result<bool, DomainError> {
+        let Some(record) = self.engine().load(id).await? else {
+            return Ok(false);
+        };
+        if record.session.status != SessionStatus::Archived {
+            return Ok(false);
+        }
+        self.delete_record(&record, SYSTEM_ACTOR, at).await
+    }
+
     /// Deletes a session for good (owner only).
     pub async fn delete(&self, actor: &str, id: Uuid) -> Result<(), DomainError> {
         let (record, role) = self.load_visible(actor, id).await?;
@@ -571,14 +626,28 @@ impl SessionService {
                 "only the owner may delete a session",
             ));
         }
+        if !self.delete_record(&record, actor, Utc::now()).await? {
+            return Err(DomainError::NotFound("session"));
+        }
+        Ok(())
+    }
+
+    /// Deletes a loaded session: farewell event, notices, ends subscriptions.
+    async fn delete_record(
+        &self,
+        record: &SessionRecord,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<bool, DomainError> {
+        let id = record.session.id;
         let farewell = EventDraft {
             kind: "session.deleted".into(),
             actor: actor.to_owned(),
-            at: Utc::now(),
+            at,
             data: json!({ "session_id": id }),
         };
         if !self.engine().delete(id, farewell).await? {
-            return Err(DomainError::NotFound("session"));
+            return Ok(false);
         }
         let notice = json!({ "type": "session.removed", "session_id": id, "reason": "deleted" });
         for c in &record.session.collaborators {
@@ -591,7 +660,7 @@ impl SessionService {
             }
         }
         self.inner.last_touch.remove(&id);
-        Ok(())
+        Ok(true)
     }
 
     /// The audit trail from `from` (inclusive).

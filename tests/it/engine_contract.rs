@@ -626,6 +626,7 @@ fn simple(record: SessionRecord, events: Vec<EventDraft>) -> Commit {
         messages: Vec::new(),
         events,
         idempotency: None,
+        expect_activity_at_most: None,
     }
 }
 
@@ -715,6 +716,7 @@ pub async fn commit_appends_events_and_messages_with_offsets(f: impl EngineFacto
             draft("session.updated", json!({"n": 18446744073709551615u64})),
         ],
         idempotency: None,
+        expect_activity_at_most: None,
     };
     let CommitOutcome::Committed { events, position } = h.engine.commit(commit).await.unwrap()
     else {
@@ -812,6 +814,7 @@ pub async fn idempotent_commits_apply_once(f: impl EngineFactory) {
             "key-1".to_owned(),
             json!({"id": "m1", "offset": 0, "empty": {}}),
         )),
+        expect_activity_at_most: None,
     };
     let first = h.engine.commit(commit(stored.clone())).await.unwrap();
     assert!(matches!(first, CommitOutcome::Committed { .. }));
@@ -855,6 +858,7 @@ pub async fn snapshot_is_consistent(f: impl EngineFactory) {
                 messages: vec![message(id, &format!("m{i}"), 0)],
                 events: vec![draft("chat.message", json!({"i": i}))],
                 idempotency: None,
+                expect_activity_at_most: None,
             })
             .await
             .unwrap();
@@ -984,6 +988,120 @@ pub async fn delete_publishes_farewell_and_removes_everything(f: impl EngineFact
     assert_ne!(after.position.epoch, epoch);
 }
 
+// ---------------------------------------------------------------- sweeper index
+
+fn quiet_at(owner: &str, at: chrono::DateTime<Utc>) -> SessionRecord {
+    let mut rec = record(owner, &[]);
+    rec.session.created_at = at;
+    rec.session.updated_at = at;
+    rec.session.last_activity_at = at;
+    rec
+}
+
+pub async fn due_sessions_follow_status_and_activity(f: impl EngineFactory) {
+    let h = f.make(config()).await;
+    let t0 = Utc::now();
+    let hours = |n: i64| t0 - chrono::Duration::hours(n);
+    let s3 = create(&*h.engine, &quiet_at("alice", hours(3))).await;
+    let s2 = create(&*h.engine, &quiet_at("alice", hours(2))).await;
+    let s1 = create(&*h.engine, &quiet_at("alice", hours(1))).await;
+    let due = |before| {
+        let engine = h.engine.clone();
+        async move {
+            engine
+                .due_sessions(SessionStatus::Active, before, 10)
+                .await
+                .unwrap()
+        }
+    };
+    let cutoff = t0 - chrono::Duration::minutes(90);
+    assert_eq!(
+        due(cutoff).await,
+        [s3.session.id, s2.session.id],
+        "oldest first"
+    );
+    assert_eq!(due(t0).await, [s3.session.id, s2.session.id, s1.session.id]);
+    assert!(due(hours(4)).await.is_empty());
+    assert_eq!(
+        h.engine
+            .due_sessions(SessionStatus::Active, cutoff, 1)
+            .await
+            .unwrap(),
+        [s3.session.id],
+        "limit"
+    );
+    // Activity moves a session out of the due range.
+    assert!(h.engine.touch(s3.session.id, t0).await.unwrap());
+    assert_eq!(due(cutoff).await, [s2.session.id]);
+    // A status change moves it to that status's index, quiet since the change.
+    let mut abandoned = s2.clone();
+    abandoned.session.status = SessionStatus::Abandoned;
+    abandoned.session.updated_at = hours(1);
+    let outcome = h
+        .engine
+        .commit(simple(
+            abandoned,
+            vec![draft("session.status_changed", json!({}))],
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, CommitOutcome::Committed { .. }));
+    assert!(due(cutoff).await.is_empty());
+    let abandoned_due = |before| {
+        let engine = h.engine.clone();
+        async move {
+            engine
+                .due_sessions(SessionStatus::Abandoned, before, 10)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(abandoned_due(cutoff).await.is_empty());
+    assert_eq!(abandoned_due(t0).await, [s2.session.id]);
+    assert!(h
+        .engine
+        .due_sessions(SessionStatus::Archived, t0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Deleting removes it from the index.
+    assert!(h
+        .engine
+        .delete(s2.session.id, draft("session.deleted", json!({})))
+        .await
+        .unwrap());
+    assert!(abandoned_due(t0).await.is_empty());
+}
+
+pub async fn commit_guard_refuses_after_newer_activity(f: impl EngineFactory) {
+    let h = f.make(config()).await;
+    let t0 = Utc::now() - chrono::Duration::hours(1);
+    let stored = create(&*h.engine, &quiet_at("alice", t0)).await;
+    let id = stored.session.id;
+    let guarded = |record: SessionRecord, at_most| Commit {
+        expect_activity_at_most: Some(at_most),
+        ..simple(record, vec![draft("session.status_changed", json!({}))])
+    };
+    // An activity ping does not bump the version, but the guard sees it.
+    let later = t0 + chrono::Duration::seconds(5);
+    assert!(h.engine.touch(id, later).await.unwrap());
+    let outcome = h.engine.commit(guarded(stored.clone(), t0)).await.unwrap();
+    assert!(matches!(outcome, CommitOutcome::Conflict), "{outcome:?}");
+    let loaded = h.engine.load(id).await.unwrap().unwrap();
+    assert_eq!(loaded.version, stored.version, "nothing stored");
+    assert_eq!(h.engine.events(id, 1, 10).await.unwrap().len(), 1);
+    // With the activity it read, the same commit goes through.
+    let outcome = h
+        .engine
+        .commit(guarded(stored.clone(), later))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, CommitOutcome::Committed { .. }),
+        "{outcome:?}"
+    );
+}
+
 pub async fn missions_put_get_link_and_remove(f: impl EngineFactory) {
     let h = f.make(config()).await;
     let m = mission("alice");
@@ -1033,6 +1151,8 @@ macro_rules! contract {
 }
 
 contract!(
+    due_sessions_follow_status_and_activity,
+    commit_guard_refuses_after_newer_activity,
     publish_offsets_are_gapless_and_delivered_in_order,
     publication_info_and_tags_round_trip,
     history_limit_since_reverse_and_epoch,

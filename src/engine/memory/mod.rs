@@ -25,7 +25,7 @@ use super::{
 };
 use crate::protocol::reply::{ClientInfo, Publication};
 use crate::protocol::Json;
-use crate::sessions::model::{ChatMessage, Event, Mission, Session};
+use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus};
 use presence::PresenceTable;
 use sessions::{lock, select_messages, SessionTable};
 pub(crate) use stream::new_epoch;
@@ -149,6 +149,7 @@ impl SessionStore for MemoryEngine {
             messages,
             events,
             idempotency,
+            expect_activity_at_most,
         } = commit;
         let id = record.session.id;
         let read_version = record.version;
@@ -167,6 +168,9 @@ impl SessionStore for MemoryEngine {
             }
         }
         if e.record.version != read_version {
+            return Ok(CommitOutcome::Conflict);
+        }
+        if expect_activity_at_most.is_some_and(|at| e.record.session.last_activity_at > at) {
             return Ok(CommitOutcome::Conflict);
         }
         let channel = crate::channels::session(id);
@@ -210,6 +214,7 @@ impl SessionStore for MemoryEngine {
             e.idempotency.insert(key, response);
         }
         self.inner.sessions.reindex(Some(&old), &e.record);
+        self.inner.sessions.index_idle(&e.record);
         Ok(CommitOutcome::Committed {
             events: stored,
             position,
@@ -260,6 +265,7 @@ impl SessionStore for MemoryEngine {
         }
         if at > e.record.session.last_activity_at {
             e.record.session.last_activity_at = at;
+            self.inner.sessions.index_idle(&e.record);
         }
         Ok(true)
     }
@@ -292,6 +298,15 @@ impl SessionStore for MemoryEngine {
     async fn remove_unlinked_mission(&self, id: Uuid) -> Result<(), EngineError> {
         self.inner.sessions.remove_unlinked_mission(id);
         Ok(())
+    }
+
+    async fn due_sessions(
+        &self,
+        status: SessionStatus,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, EngineError> {
+        Ok(self.inner.sessions.due(status, before, limit))
     }
 }
 

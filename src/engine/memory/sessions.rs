@@ -5,15 +5,15 @@
 //! so the record, the event log and the stream advance together, and a
 //! snapshot taken under the same lock is consistent with its stream position.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::engine::store::{MessageRange, SessionRecord};
-use crate::sessions::model::{ChatMessage, Event, Mission, Session};
+use crate::engine::store::{quiet_since, MessageRange, SessionRecord};
+use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus, Timestamp};
 
 /// One session's stored state.
 pub(super) struct Entry {
@@ -30,6 +30,38 @@ pub(super) struct SessionTable {
     by_user: DashMap<String, HashSet<Uuid>>,
     unlinked_missions: DashMap<Uuid, Mission>,
     mission_to_session: DashMap<Uuid, Uuid>,
+    idle: Mutex<IdleIndex>,
+}
+
+/// The sweeper's index: per status, sessions ordered by the time they have
+/// been quiet since ([`quiet_since`]). Updated under the session's entry lock
+/// (entry lock first, then this one), so it always matches the record.
+#[derive(Default)]
+struct IdleIndex {
+    by_status: HashMap<SessionStatus, BTreeSet<(Timestamp, Uuid)>>,
+    current: HashMap<Uuid, (SessionStatus, Timestamp)>,
+}
+
+impl IdleIndex {
+    fn set(&mut self, id: Uuid, status: SessionStatus, since: Timestamp) {
+        if self.current.get(&id) == Some(&(status, since)) {
+            return;
+        }
+        self.remove(id);
+        self.by_status
+            .entry(status)
+            .or_default()
+            .insert((since, id));
+        self.current.insert(id, (status, since));
+    }
+
+    fn remove(&mut self, id: Uuid) {
+        if let Some((status, since)) = self.current.remove(&id) {
+            if let Some(set) = self.by_status.get_mut(&status) {
+                set.remove(&(since, id));
+            }
+        }
+    }
 }
 
 pub(super) fn lock(entry: &Mutex<Entry>) -> MutexGuard<'_, Entry> {
@@ -100,6 +132,35 @@ impl SessionTable {
         }
     }
 
+    fn idle(&self) -> MutexGuard<'_, IdleIndex> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Puts a stored record at its place in the sweeper's index (call with
+    /// the entry locked).
+    pub(super) fn index_idle(&self, record: &SessionRecord) {
+        let session = &record.session;
+        self.idle()
+            .set(session.id, session.status, quiet_since(session));
+    }
+
+    /// Sessions with `status` quiet since `before` or earlier, oldest first.
+    pub(super) fn due(&self, status: SessionStatus, before: Timestamp, limit: usize) -> Vec<Uuid> {
+        let idle = self.idle();
+        idle.by_status
+            .get(&status)
+            .map(|set| {
+                set.iter()
+                    .take_while(|(since, _)| *since <= before)
+                    .take(limit)
+                    .map(|(_, id)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn unindex_user(&self, user: &str, id: Uuid) {
         if let Some(mut set) = self.by_user.get_mut(user) {
             set.remove(&id);
@@ -110,6 +171,7 @@ impl SessionTable {
     pub(super) fn remove(&self, id: Uuid) -> Option<SessionRecord> {
         let (_, entry) = self.entries.remove(&id)?;
         let record = lock(&entry).record.clone();
+        self.idle().remove(id);
         for c in &record.session.collaborators {
             self.unindex_user(&c.user_id, id);
         }

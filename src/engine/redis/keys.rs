@@ -144,6 +144,24 @@ impl Keys {
         format!("{}:activity", self.prefix)
     }
 
+    /// ZSET per status: session id → the time it has been quiet since (unix
+    /// ms; later of last activity and last change), the sweeper's index.
+    pub fn idle(&self, status: crate::sessions::model::SessionStatus) -> String {
+        format!("{}:idle:{}", self.prefix, status.as_str())
+    }
+
+    /// The four idle indexes in the order the scripts expect them: active,
+    /// completed, abandoned, archived.
+    pub fn idle_all(&self) -> [String; 4] {
+        use crate::sessions::model::SessionStatus::*;
+        [
+            self.idle(Active),
+            self.idle(Completed),
+            self.idle(Abandoned),
+            self.idle(Archived),
+        ]
+    }
+
     /// HASH mission id → id of the session it is linked to.
     pub fn linked_missions(&self) -> String {
         format!("{}:missions:linked", self.prefix)

@@ -21,7 +21,7 @@ use crate::engine::store::{
     Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
 };
 use crate::engine::{EngineError, StreamPosition};
-use crate::sessions::model::{ChatMessage, Event, Mission, Session};
+use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus};
 
 /// How often `delete` re-reads a record that changed under it.
 const DELETE_ATTEMPTS: usize = 5;
@@ -152,6 +152,7 @@ impl SessionStore for RedisEngine {
             messages,
             events,
             idempotency,
+            expect_activity_at_most,
         } = commit;
         let id = record.session.id;
         let keys = self.keys().session(id);
@@ -216,6 +217,9 @@ impl SessionStore for RedisEngine {
             .key(&keys.users)
             .key(self.keys().activity())
             .key(self.keys().linked_missions());
+        for idle in self.keys().idle_all() {
+            invocation.key(idle);
+        }
         for user in users.iter().chain(removed.iter()) {
             invocation.key(self.keys().user_sessions(user));
         }
@@ -237,7 +241,14 @@ impl SessionStore for RedisEngine {
             .arg(messages.len())
             .arg(users.len())
             .arg(removed.len())
-            .arg(rfc3339(activity));
+            .arg(rfc3339(activity))
+            .arg(record.session.status.as_str())
+            .arg(millis(record.session.updated_at))
+            .arg(
+                expect_activity_at_most
+                    .map(|at| millis(at).to_string())
+                    .unwrap_or_default(),
+            );
         for user in users.iter().chain(removed.iter()) {
             invocation.arg(user);
         }
@@ -381,8 +392,11 @@ impl SessionStore for RedisEngine {
         let keys = self.keys().session(id);
         let mut conn = self.conn();
         let mut invocation = self.inner.scripts.touch.key(&keys.record);
+        invocation.key(self.keys().activity());
+        for idle in self.keys().idle_all() {
+            invocation.key(idle);
+        }
         invocation
-            .key(self.keys().activity())
             .arg(millis(at))
             .arg(id.to_string())
             .arg(rfc3339(at));
@@ -416,6 +430,9 @@ impl SessionStore for RedisEngine {
                 .key(&keys.users)
                 .key(self.keys().activity())
                 .key(self.keys().linked_missions());
+            for idle in self.keys().idle_all() {
+                invocation.key(idle);
+            }
             for c in &record.session.collaborators {
                 invocation.key(self.keys().user_sessions(&c.user_id));
             }
@@ -493,5 +510,29 @@ impl SessionStore for RedisEngine {
             .arg(id.to_string())
             .query_async::<()>(&mut conn))
         .await
+    }
+
+    async fn due_sessions(
+        &self,
+        status: SessionStatus,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, EngineError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        let ids: Vec<String> = run(::redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys().idle(status))
+            .arg("-inf")
+            .arg(millis(before))
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn))
+        .await?;
+        ids.iter()
+            .map(|id| Uuid::parse_str(id).map_err(internal))
+            .collect()
     }
 }

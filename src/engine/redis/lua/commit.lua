@@ -3,7 +3,8 @@
 -- + fan-out + full event log, messages, record, indexes.
 -- KEYS: 1 record hash, 2 stream, 3 meta, 4 event log list, 5 messages zset,
 --       6 idempotency hash, 7 collaborators set, 8 activity zset,
---       9 linked missions hash, 10.. user index sets (collaborators, then
+--       9 linked missions hash, 10..13 idle index zsets (active, completed,
+--       abandoned, archived), 14.. user index sets (collaborators, then
 --       users no longer collaborators)
 -- ARGV: 1 version read, 2 record JSON (already at version + 1), 3 last
 --       activity ms, 4 candidate epoch, 5 history size, 6 stream ttl ms,
@@ -11,7 +12,9 @@
 --       10 response mode ('o' object rest, 'r' raw), 11 response,
 --       12 session id, 13 mission id or '', 14 #events, 15 #messages,
 --       16 #collaborators, 17 #removed users, 18 last activity as RFC 3339
---       (exact; field `a` keeps it in ms for comparisons), then the collaborators, the
+--       (exact; field `a` keeps it in ms for comparisons), 19 status,
+--       20 updated_at ms, 21 guard: refuse when the stored activity (ms) is
+--       later than this ('' = no guard), then the collaborators, the
 --       removed users, each event's JSON rest (without offset, after '{'),
 --       and per message: mode ('z' gets the first event's offset, rest
 --       follows; 'k' keeps offset), offset, JSON.
@@ -29,12 +32,15 @@ local stored = tonumber(redis.call('HGET', record, 'v') or '0')
 if stored ~= tonumber(ARGV[1]) then
   return {'conflict'}
 end
+if ARGV[21] ~= '' and tonumber(redis.call('HGET', record, 'a') or '0') > tonumber(ARGV[21]) then
+  return {'conflict'}
+end
 local epoch = tandem_epoch(meta, ARGV[4])
 tandem_keep_meta(meta, '0')
 local n_events, n_messages = tonumber(ARGV[14]), tonumber(ARGV[15])
 local n_users, n_removed = tonumber(ARGV[16]), tonumber(ARGV[17])
 local sid = ARGV[12]
-local i = 19
+local i = 22
 local collaborators = {}
 for j = 1, n_users do
   collaborators[j] = ARGV[i]
@@ -73,13 +79,21 @@ if tonumber(ARGV[3]) > previous_at then
   redis.call('HSET', record, 'a', ARGV[3], 't', ARGV[18])
   redis.call('ZADD', activity, ARGV[3], sid)
 end
+local idle = {active = KEYS[10], completed = KEYS[11], abandoned = KEYS[12], archived = KEYS[13]}
+local old_status = redis.call('HGET', record, 's')
+if old_status and old_status ~= ARGV[19] and idle[old_status] then
+  redis.call('ZREM', idle[old_status], sid)
+end
+local since = math.max(tonumber(redis.call('HGET', record, 'a') or '0'), tonumber(ARGV[20]))
+redis.call('HSET', record, 's', ARGV[19], 'u', ARGV[20])
+redis.call('ZADD', idle[ARGV[19]], since, sid)
 redis.call('DEL', users)
 for j = 1, n_users do
   redis.call('SADD', users, collaborators[j])
-  redis.call('SADD', KEYS[9 + j], sid)
+  redis.call('SADD', KEYS[13 + j], sid)
 end
 for j = 1, n_removed do
-  redis.call('SREM', KEYS[9 + n_users + j], sid)
+  redis.call('SREM', KEYS[13 + n_users + j], sid)
 end
 if ARGV[13] ~= '' then
   redis.call('HSET', linked, ARGV[13], sid)

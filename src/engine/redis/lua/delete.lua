@@ -1,7 +1,7 @@
 -- Delete a session after publishing its farewell event.
 -- KEYS: 1 record hash, 2 stream, 3 meta, 4 event log, 5 messages,
 --       6 idempotency, 7 collaborators set, 8 activity zset,
---       9 linked missions hash, 10.. user index sets
+--       9 linked missions hash, 10..13 idle index zsets, 14.. user index sets
 -- ARGV: 1 version read, 2 candidate epoch, 3 history size, 4 stream ttl ms,
 --       5 fan-out channel, 6 channel JSON string, 7 session id,
 --       8 mission id or '', 9 farewell event JSON rest
@@ -22,7 +22,10 @@ redis.call('ZREM', KEYS[8], ARGV[7])
 if ARGV[8] ~= '' then
   redis.call('HDEL', KEYS[9], ARGV[8])
 end
-for j = 10, #KEYS do
+for j = 10, 13 do
+  redis.call('ZREM', KEYS[j], ARGV[7])
+end
+for j = 14, #KEYS do
   redis.call('SREM', KEYS[j], ARGV[7])
 end
 return 1

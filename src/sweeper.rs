@@ -1,0 +1,450 @@
+//! The sweeper (SPEC §2): sessions nobody touches become `abandoned` after
+//! `abandon_after`, `archived` after `archive_after` more, and — when
+//! `delete_archived_after` is set — are deleted that long after archiving.
+//!
+//! Every node runs one. A sweep reads the engine's idle index
+//! ([`SessionStore::due_sessions`](crate::engine::store::SessionStore::due_sessions)),
+//! so it costs what is due, not what exists. Each transition goes through
+//! [`SessionService::sweep_transition`]: a compare-and-set on the record's
+//! version and its last activity, so two nodes sweeping the same session, or a
+//! write or activity ping arriving during the sweep, never produce a double
+//! transition or abandon a session that just became active again. See
+//! `docs/sweeper.md`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::channels;
+use crate::engine::store::quiet_since;
+use crate::engine::Engine;
+use crate::sessions::model::{SessionStatus, Timestamp};
+use crate::sessions::status::Transition;
+use crate::sessions::{DomainError, SessionService};
+
+/// Where the sweeper's "now" comes from (tests move it by hand).
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to (for tests).
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: Timestamp) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut at = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(next) = chrono::Duration::from_std(by)
+            .ok()
+            .and_then(|d| at.checked_add_signed(d))
+        {
+            *at = next;
+        }
+    }
+
+    /// Sets the clock to `to`.
+    pub fn set(&self, to: Timestamp) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The sweeper's settings.
+#[derive(Debug, Clone)]
+pub struct SweeperConfig {
+    /// Idle time after which an active session is abandoned.
+    pub abandon_after: Duration,
+    /// Time after abandonment at which a session is archived.
+    pub archive_after: Duration,
+    /// Time between sweeps.
+    pub interval: Duration,
+    /// Time after archiving at which a session is deleted (off when `None`).
+    pub delete_archived_after: Option<Duration>,
+    /// Sessions read from the index per request.
+    pub batch: usize,
+    /// At most this many sessions examined per phase and sweep (the rest waits
+    /// for the next sweep).
+    pub max_per_sweep: usize,
+}
+
+impl Default for SweeperConfig {
+    fn default() -> Self {
+        Self {
+            abandon_after: Duration::from_secs(24 * 3600),
+            archive_after: Duration::from_secs(7 * 24 * 3600),
+            interval: Duration::from_secs(60),
+            delete_archived_after: None,
+            batch: 500,
+            max_per_sweep: 20_000,
+        }
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Index entries examined (due sessions read back from the index).
+    pub examined: u64,
+    /// Sessions this node abandoned.
+    pub abandoned: u64,
+    /// Sessions this node archived.
+    pub archived: u64,
+    /// Archived sessions this node deleted.
+    pub deleted: u64,
+    /// Due sessions kept active because someone was connected to them.
+    pub refreshed: u64,
+    /// Due sessions left alone: another node got there first, or a write or
+    /// activity arrived since the index was read.
+    pub skipped: u64,
+    /// Engine or domain errors (logged; the session is retried next sweep).
+    pub errors: u64,
+    /// How long the sweep took.
+    pub duration: Duration,
+}
+
+impl SweepReport {
+    /// Transitions made (abandon + archive + delete).
+    pub fn transitions(&self) -> u64 {
+        self.abandoned + self.archived + self.deleted
+    }
+}
+
+/// Totals since the sweeper started (no metrics registry yet: logged per
+/// sweep and readable through [`Sweeper::totals`]).
+#[derive(Debug, Default)]
+struct Counters {
+    sweeps: AtomicU64,
+    examined: AtomicU64,
+    abandoned: AtomicU64,
+    archived: AtomicU64,
+    deleted: AtomicU64,
+    refreshed: AtomicU64,
+    skipped: AtomicU64,
+    errors: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// A copy of the sweeper's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweeperTotals {
+    /// Sweeps run.
+    pub sweeps: u64,
+    /// Index entries examined.
+    pub examined: u64,
+    /// Sessions abandoned.
+    pub abandoned: u64,
+    /// Sessions archived.
+    pub archived: u64,
+    /// Sessions deleted.
+    pub deleted: u64,
+    /// Sessions kept active by presence.
+    pub refreshed: u64,
+    /// Due sessions left alone (raced or no longer due).
+    pub skipped: u64,
+    /// Errors.
+    pub errors: u64,
+    /// Time spent sweeping.
+    pub busy: Duration,
+}
+
+/// The three things a sweep does, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Abandon,
+    Archive,
+    Delete,
+}
+
+impl Phase {
+    fn status(self) -> SessionStatus {
+        match self {
+            Phase::Abandon => SessionStatus::Active,
+            Phase::Archive => SessionStatus::Abandoned,
+            Phase::Delete => SessionStatus::Archived,
+        }
+    }
+}
+
+/// What happened to one due session.
+enum Handled {
+    Done,
+    Refreshed,
+    Skipped,
+}
+
+/// The background sweeper of one node. Cheap to clone.
+#[derive(Clone)]
+pub struct Sweeper {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: SessionService,
+    engine: Arc<dyn Engine>,
+    config: SweeperConfig,
+    clock: Arc<dyn Clock>,
+    counters: Counters,
+}
+
+impl Sweeper {
+    /// A sweeper over `service` (and its `engine`) on the system clock.
+    pub fn new(service: SessionService, engine: Arc<dyn Engine>, config: SweeperConfig) -> Self {
+        Self::with_clock(service, engine, config, Arc::new(SystemClock))
+    }
+
+    /// A sweeper whose "now" comes from `clock`.
+    pub fn with_clock(
+        service: SessionService,
+        engine: Arc<dyn Engine>,
+        config: SweeperConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                service,
+                engine,
+                config,
+                clock,
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &SweeperConfig {
+        &self.inner.config
+    }
+
+    /// Counters since start.
+    pub fn totals(&self) -> SweeperTotals {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SweeperTotals {
+            sweeps: get(&c.sweeps),
+            examined: get(&c.examined),
+            abandoned: get(&c.abandoned),
+            archived: get(&c.archived),
+            deleted: get(&c.deleted),
+            refreshed: get(&c.refreshed),
+            skipped: get(&c.skipped),
+            errors: get(&c.errors),
+            busy: Duration::from_micros(get(&c.micros)),
+        }
+    }
+
+    /// Sweeps every `interval` (the first one after one interval) until `stop`.
+    pub async fn run(self, stop: CancellationToken) {
+        let period = self.inner.config.interval;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {
+                    let now = self.inner.clock.now();
+                    self.sweep(now, Some(&stop)).await;
+                }
+            }
+        }
+    }
+
+    /// One sweep at `now`: abandon, archive, delete what is due.
+    pub async fn sweep_once(&self, now: Timestamp) -> SweepReport {
+        self.sweep(now, None).await
+    }
+
+    async fn sweep(&self, now: Timestamp, stop: Option<&CancellationToken>) -> SweepReport {
+        let started = Instant::now();
+        let mut report = SweepReport::default();
+        let config = &self.inner.config;
+        let phases = [
+            (Phase::Abandon, Some(config.abandon_after)),
+            (Phase::Archive, Some(config.archive_after)),
+            (Phase::Delete, config.delete_archived_after),
+        ];
+        for (phase, after) in phases {
+            if let Some(after) = after {
+                self.phase(phase, now, after, stop, &mut report).await;
+            }
+        }
+        report.duration = started.elapsed();
+        self.record(&report);
+        let duration_ms = report.duration.as_secs_f64() * 1000.0;
+        if report.transitions() > 0 || report.errors > 0 || report.refreshed > 0 {
+            tracing::info!(
+                examined = report.examined,
+                abandoned = report.abandoned,
+                archived = report.archived,
+                deleted = report.deleted,
+                refreshed = report.refreshed,
+                skipped = report.skipped,
+                errors = report.errors,
+                duration_ms,
+                "sweep"
+            );
+        } else {
+            tracing::debug!(examined = report.examined, duration_ms, "sweep");
+        }
+        report
+    }
+
+    fn record(&self, r: &SweepReport) {
+        let c = &self.inner.counters;
+        c.sweeps.fetch_add(1, Ordering::Relaxed);
+        c.examined.fetch_add(r.examined, Ordering::Relaxed);
+        c.abandoned.fetch_add(r.abandoned, Ordering::Relaxed);
+        c.archived.fetch_add(r.archived, Ordering::Relaxed);
+        c.deleted.fetch_add(r.deleted, Ordering::Relaxed);
+        c.refreshed.fetch_add(r.refreshed, Ordering::Relaxed);
+        c.skipped.fetch_add(r.skipped, Ordering::Relaxed);
+        c.errors.fetch_add(r.errors, Ordering::Relaxed);
+        let micros = u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX);
+        c.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Handles the sessions of one phase that are due at `now`, batch by batch.
+    async fn phase(
+        &self,
+        phase: Phase,
+        now: Timestamp,
+        after: Duration,
+        stop: Option<&CancellationToken>,
+        report: &mut SweepReport,
+    ) {
+        let Some(cutoff) = chrono::Duration::from_std(after)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+        else {
+            return;
+        };
+        let config = &self.inner.config;
+        let batch = config.batch.max(1);
+        let mut budget = config.max_per_sweep.max(1);
+        while budget > 0 {
+            let limit = batch.min(budget);
+            let ids = match self
+                .inner
+                .engine
+                .due_sessions(phase.status(), cutoff, limit)
+                .await
+            {
+                Ok(ids) => ids,
+                Err(err) => {
+                    tracing::warn!(error = %err, ?phase, "sweep: cannot read the idle index");
+                    report.errors += 1;
+                    return;
+                }
+            };
+            let fetched = ids.len();
+            let mut moved = false;
+            for id in ids {
+                if stop.is_some_and(CancellationToken::is_cancelled) {
+                    return;
+                }
+                report.examined += 1;
+                match self.handle(phase, id, cutoff, now).await {
+                    Ok(Some(Handled::Done)) => {
+                        moved = true;
+                        match phase {
+                            Phase::Abandon => report.abandoned += 1,
+                            Phase::Archive => report.archived += 1,
+                            Phase::Delete => report.deleted += 1,
+                        }
+                    }
+                    Ok(Some(Handled::Refreshed)) => {
+                        moved = true;
+                        report.refreshed += 1;
+                    }
+                    Ok(Some(Handled::Skipped)) => {
+                        // Someone else changed it: it left this part of the index.
+                        moved = true;
+                        report.skipped += 1;
+                    }
+                    Ok(None) => report.skipped += 1,
+                    Err(err) => {
+                        tracing::warn!(error = %err, session = %id, ?phase, "sweep: session not handled");
+                        report.errors += 1;
+                    }
+                }
+            }
+            budget = budget.saturating_sub(fetched);
+            // A short batch means nothing more is due; a batch where nothing
+            // moved would be read again identically.
+            if fetched < limit || !moved {
+                return;
+            }
+        }
+    }
+
+    /// One due session. `Ok(None)`: the index entry is not (yet) due after all.
+    async fn handle(
+        &self,
+        phase: Phase,
+        id: Uuid,
+        cutoff: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<Handled>, DomainError> {
+        let engine = &self.inner.engine;
+        let service = &self.inner.service;
+        let Some(record) = engine.load(id).await? else {
+            return Ok(Some(Handled::Skipped));
+        };
+        if record.session.status != phase.status() {
+            return Ok(Some(Handled::Skipped));
+        }
+        if quiet_since(&record.session) > cutoff {
+            return Ok(None);
+        }
+        let done = match phase {
+            Phase::Abandon => {
+                let present = engine.presence(&channels::session(id)).await?;
+                if !present.is_empty() {
+                    // Someone has it open: that is activity. Refreshed at most
+                    // once per `abandon_after` per session.
+                    engine.touch(id, now).await?;
+                    return Ok(Some(Handled::Refreshed));
+                }
+                service
+                    .sweep_transition(&record, Transition::Abandon, now)
+                    .await?
+            }
+            Phase::Archive => {
+                service
+                    .sweep_transition(&record, Transition::Archive, now)
+                    .await?
+            }
+            Phase::Delete => service.sweep_delete(id, now).await?,
+        };
+        Ok(Some(if done {
+            Handled::Done
+        } else {
+            Handled::Skipped
+        }))
+    }
+}
