@@ -26,6 +26,10 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
     minter: TokenMinter,
+    /// The node's sweeper (its background loop runs every `--sweep-interval`).
+    pub sweeper: tandem::sweeper::Sweeper,
+    /// The node.
+    pub node: tandem::node::Node,
 }
 
 /// Starts a server on 127.0.0.1:0 with the test secret and `extra_args`.
@@ -42,6 +46,8 @@ pub async fn spawn_app(extra_args: &[&str]) -> TestApp {
     let settings = cli.config.validate().expect("test settings are valid");
     let app = tandem::App::build(settings).await.expect("app builds");
     let addr = app.local_addr().expect("bound address");
+    let sweeper = app.sweeper().clone();
+    let node = app.node().clone();
     let (stop, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run(async move {
         let _ = rx.await;
@@ -51,6 +57,8 @@ pub async fn spawn_app(extra_args: &[&str]) -> TestApp {
         stop: Some(stop),
         handle: Some(handle),
         minter: TokenMinter::new(&Secret::new(SECRET)),
+        sweeper,
+        node,
     }
 }
 

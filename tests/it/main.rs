@@ -14,6 +14,7 @@ mod sessions_convergence;
 mod sessions_rpc;
 mod sessions_status;
 mod sessions_transfer;
+mod sweeper;
 mod ws_connect;
 mod ws_errors;
 mod ws_limits;
