@@ -507,3 +507,107 @@ fn lifecycle_settings_have_defaults_and_are_validated() {
         "{err}"
     );
 }
+
+// ------------------------------------------------------------ cost (ignored)
+
+/// Stores `n` sessions straight through the engine (no feed notices), the
+/// first `due` of them quiet for two hours, the rest active now.
+async fn seed(app: &TestApp, n: usize, due: usize) {
+    use tandem::engine::store::{Commit, EventDraft, SessionRecord};
+    use tandem::sessions::model::{new_id, Collaborator, Role, Session};
+    let now = Utc::now();
+    let old = now - chrono::Duration::hours(2);
+    let mut tasks = tokio::task::JoinSet::new();
+    let workers = 16;
+    for w in 0..workers {
+        let node = app.node.clone();
+        tasks.spawn(async move {
+            let mut i = w;
+            while i < n {
+                let at = if i < due { old } else { now };
+                let record = SessionRecord {
+                    session: Session {
+                        id: new_id(),
+                        name: format!("s{i}"),
+                        owner: "alice".into(),
+                        collaborators: vec![Collaborator {
+                            user_id: "alice".into(),
+                            role: Role::Owner,
+                            added_at: at,
+                        }],
+                        status: SessionStatus::Active,
+                        metadata: Default::default(),
+                        mission_id: None,
+                        created_at: at,
+                        updated_at: at,
+                        last_activity_at: at,
+                        message_count: 0,
+                    },
+                    mission: None,
+                    assets: Vec::new(),
+                    version: 0,
+                };
+                let commit = Commit {
+                    record,
+                    messages: Vec::new(),
+                    events: vec![EventDraft {
+                        kind: "session.created".into(),
+                        actor: "alice".into(),
+                        at,
+                        data: json!({}),
+                    }],
+                    idempotency: None,
+                    expect_activity_at_most: None,
+                };
+                node.engine().commit(commit).await.unwrap();
+                i += workers;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+async fn measure_sweep_cost(kind: Kind) {
+    const TOTAL: usize = 100_000;
+    const DUE: usize = 100;
+    let app = app(kind, &["--abandon-after", "1h"]).await;
+    let started = std::time::Instant::now();
+    seed(&app, TOTAL, DUE).await;
+    let seeded = started.elapsed();
+    let now = Utc::now();
+    // Reading the index alone.
+    let started = std::time::Instant::now();
+    let due = app
+        .node
+        .engine()
+        .due_sessions(SessionStatus::Active, now - chrono::Duration::hours(1), 500)
+        .await
+        .unwrap();
+    let index_read = started.elapsed();
+    assert_eq!(due.len(), DUE);
+    let report = app.sweeper.sweep_once(now).await;
+    assert_eq!(report.abandoned, DUE as u64, "{report:?}");
+    let empty = app.sweeper.sweep_once(now).await;
+    assert_eq!(empty.transitions(), 0);
+    println!(
+        "sweep cost ({kind:?}, {TOTAL} sessions, {DUE} due): seeding {seeded:?}; index read of the due ids {index_read:?}; \
+         sweep {:?} (examined {}, abandoned {}); next sweep with nothing due {:?} (examined {})",
+        report.duration, report.examined, report.abandoned, empty.duration, empty.examined
+    );
+}
+
+/// `cargo test --release --test it sweep_cost -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "measurement: prints the cost of one sweep over 100,000 sessions"]
+async fn memory_sweep_cost() {
+    measure_sweep_cost(Kind::Memory).await;
+}
+
+/// `cargo test --release --test it sweep_cost -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "measurement: prints the cost of one sweep over 100,000 sessions"]
+async fn redis_sweep_cost() {
+    measure_sweep_cost(Kind::Redis).await;
+}
