@@ -96,7 +96,10 @@ fn launch(name: &str, port: u16, aof: bool) -> RedisServer {
     // shell kills the server.
     let child = Command::new("sh")
         .arg("-c")
-        .arg("redis-server \"$@\" & pid=$!; read _ ; kill $pid; wait $pid")
+        .arg(
+            "redis-server \"$@\" & pid=$!; read _ ; kill $pid; wait $pid; \
+             if [ -n \"$TANDEM_REDIS_SCRATCH\" ]; then rm -rf \"$TANDEM_REDIS_SCRATCH\"; fi",
+        )
         .arg("sh")
         .args(["--port", &port.to_string()])
         .args(["--bind", "127.0.0.1"])
@@ -106,6 +109,16 @@ fn launch(name: &str, port: u16, aof: bool) -> RedisServer {
         .args(["--daemonize", "no"])
         .arg("--dir")
         .arg(&dir)
+        // Servers without an append-only file leave nothing worth keeping:
+        // their directory goes with them. AOF servers keep theirs for restarts.
+        .env(
+            "TANDEM_REDIS_SCRATCH",
+            if aof {
+                std::ffi::OsStr::new("")
+            } else {
+                dir.as_os_str()
+            },
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
