@@ -702,3 +702,96 @@ impl Rest {
             .unwrap_or_else(|_| panic!("timed out waiting for the response to {what}"))
     }
 }
+
+/// The real `tandem` binary running as a child process (so a test can
+/// `kill -9` it). Killed when dropped.
+pub struct ChildApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: std::process::Child,
+    minter: TokenMinter,
+}
+
+/// Starts `target/debug/tandem` (`CARGO_BIN_EXE_tandem`) on 127.0.0.1:0 with
+/// the test secret and `extra_args`; returns once it printed its address.
+pub async fn spawn_binary(extra_args: &[&str]) -> ChildApp {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    // Only the flags below configure it, whatever the test's environment holds.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TANDEM_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(["--listen", "127.0.0.1:0", "--jwt-hs256-secret", SECRET])
+        .args(extra_args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn target/debug/tandem");
+    let stdout = child.stdout.take().expect("child stdout");
+    let (tx, rx) = oneshot::channel::<String>();
+    // Reads the address line, then drains stdout so the child never blocks.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("tandem listening on http://") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        }
+    });
+    let addr = match tokio::time::timeout(Duration::from_secs(10), rx).await {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(_)) => {
+            let status = child.wait().expect("wait for the child");
+            panic!("the tandem binary exited ({status}) before printing its address");
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after 10s waiting for `tandem listening on http://…` on the child's stdout");
+        }
+    };
+    ChildApp {
+        addr: addr.parse().expect("the printed address parses"),
+        child,
+        minter: TokenMinter::new(&Secret::new(SECRET)),
+    }
+}
+
+impl ChildApp {
+    /// A token for `user` valid for an hour.
+    pub fn token(&self, user: &str) -> String {
+        self.minter
+            .mint(user, Duration::from_secs(3600), None)
+            .expect("mint token")
+    }
+
+    /// Opens a WebSocket and connects as `user`.
+    pub async fn connect(&self, user: &str) -> WsClient {
+        let mut ws = WsClient::open(self.addr).await;
+        let reply = ws.connect(&self.token(user)).await;
+        assert!(reply.get("error").is_none(), "connect failed: {reply}");
+        ws
+    }
+
+    /// Sends SIGKILL (`kill -9`) and reaps the process.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL the tandem child");
+        self.child.wait().expect("reap the tandem child");
+    }
+}
+
+impl Drop for ChildApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -2,6 +2,8 @@
 //! a free port in a temp dir, without persistence, and killed when the test
 //! process ends (its `sh` wrapper waits on a pipe this process holds open).
 //! Every test uses its own key prefix; nothing is ever flushed.
+//! Durability tests start private servers with an append-only file
+//! ([`start_server_aof`]) and restart them on the same port and directory.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -52,6 +54,29 @@ pub fn start_server(name: &str) -> RedisServer {
 
 /// Like [`start_server`], on a given port (used to restart a server).
 pub fn start_server_on(name: &str, port: u16) -> RedisServer {
+    launch(name, port, false)
+}
+
+/// A private server with the append-only file on and fsynced on every write
+/// (`--appendonly yes --appendfsync always`), in a fresh directory.
+pub fn start_server_aof(name: &str) -> RedisServer {
+    let port = free_port();
+    let dir = data_dir(name, port);
+    let _ = std::fs::remove_dir_all(&dir);
+    launch(name, port, true)
+}
+
+/// Restarts an AOF server stopped with [`RedisServer::stop`]: same port, same
+/// directory, so Redis reloads its append-only file.
+pub fn start_server_aof_on(name: &str, port: u16) -> RedisServer {
+    launch(name, port, true)
+}
+
+fn data_dir(name: &str, port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("tandem-redis-{name}-{}-{port}", std::process::id()))
+}
+
+fn launch(name: &str, port: u16, aof: bool) -> RedisServer {
     if Command::new("redis-server")
         .arg("--version")
         .stdout(Stdio::null())
@@ -64,23 +89,36 @@ pub fn start_server_on(name: &str, port: u16) -> RedisServer {
              install it with `sudo apt-get install redis-server` (or put redis-server on PATH)"
         );
     }
-    let dir =
-        std::env::temp_dir().join(format!("tandem-redis-{name}-{}-{port}", std::process::id()));
+    let dir = data_dir(name, port);
     std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
     // The server runs in the background of a shell that waits on its stdin:
     // when this process exits (however it exits), the pipe closes and the
     // shell kills the server.
     let child = Command::new("sh")
         .arg("-c")
-        .arg("redis-server \"$@\" & pid=$!; read _ ; kill $pid; wait $pid")
+        .arg(
+            "redis-server \"$@\" & pid=$!; read _ ; kill $pid; wait $pid; \
+             if [ -n \"$TANDEM_REDIS_SCRATCH\" ]; then rm -rf \"$TANDEM_REDIS_SCRATCH\"; fi",
+        )
         .arg("sh")
         .args(["--port", &port.to_string()])
         .args(["--bind", "127.0.0.1"])
         .args(["--save", ""])
-        .args(["--appendonly", "no"])
+        .args(["--appendonly", if aof { "yes" } else { "no" }])
+        .args(["--appendfsync", "always"])
         .args(["--daemonize", "no"])
         .arg("--dir")
         .arg(&dir)
+        // Servers without an append-only file leave nothing worth keeping:
+        // their directory goes with them. AOF servers keep theirs for restarts.
+        .env(
+            "TANDEM_REDIS_SCRATCH",
+            if aof {
+                std::ffi::OsStr::new("")
+            } else {
+                dir.as_os_str()
+            },
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -105,7 +143,9 @@ pub fn start_server_on(name: &str, port: u16) -> RedisServer {
 }
 
 impl RedisServer {
-    /// Stops this server (closing the watchdog pipe) and waits until it is gone.
+    /// Stops this server (closing the watchdog pipe: the shell sends SIGTERM,
+    /// a graceful shutdown that fsyncs the append-only file) and waits until
+    /// it is gone.
     pub fn stop(self) {
         let mut child = self._child.into_inner().unwrap_or_else(|p| p.into_inner());
         drop(child.stdin.take());
