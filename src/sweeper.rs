@@ -12,7 +12,7 @@
 //! `docs/sweeper.md`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -26,7 +26,7 @@ use crate::sessions::model::{SessionStatus, Timestamp};
 use crate::sessions::status::Transition;
 use crate::sessions::{DomainError, SessionService};
 
-/// Where the sweeper's "now" comes from (tests move it by hand).
+/// Where the sweeper's "now" comes from (injected so it can be replaced).
 pub trait Clock: Send + Sync + 'static {
     /// The current time.
     fn now(&self) -> Timestamp;
@@ -39,39 +39,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Utc::now()
-    }
-}
-
-/// A clock that only moves when told to (for tests).
-#[derive(Debug)]
-pub struct ManualClock(Mutex<Timestamp>);
-
-impl ManualClock {
-    /// A clock showing `at`.
-    pub fn new(at: Timestamp) -> Self {
-        Self(Mutex::new(at))
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let mut at = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(next) = chrono::Duration::from_std(by)
-            .ok()
-            .and_then(|d| at.checked_add_signed(d))
-        {
-            *at = next;
-        }
-    }
-
-    /// Sets the clock to `to`.
-    pub fn set(&self, to: Timestamp) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = to;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
