@@ -59,6 +59,20 @@ pub(crate) struct Change {
 }
 
 impl Change {
+    /// An empty change of `record` by `actor` at `at`.
+    pub fn new(record: SessionRecord, actor: &str, at: Timestamp) -> Self {
+        Self {
+            record,
+            events: Vec::new(),
+            messages: Vec::new(),
+            idempotency: None,
+            notices: Vec::new(),
+            revoke: Vec::new(),
+            actor: actor.to_owned(),
+            at,
+        }
+    }
+
     /// Adds an event.
     pub fn event(&mut self, kind: &str, data: Value) {
         self.events.push(EventDraft {
@@ -263,16 +277,7 @@ impl SessionService {
                     _ => "viewers cannot change a session",
                 }));
             }
-            let mut change = Change {
-                record: record.clone(),
-                events: Vec::new(),
-                messages: Vec::new(),
-                idempotency: None,
-                notices: Vec::new(),
-                revoke: Vec::new(),
-                actor: actor.to_owned(),
-                at: Utc::now(),
-            };
+            let mut change = Change::new(record.clone(), actor, Utc::now());
             let value = build(&record, &mut change)?;
             if let Some(outcome) = self.commit(change, value).await? {
                 return Ok(outcome);
@@ -428,16 +433,7 @@ impl SessionService {
             assets: Vec::new(),
             version: 0,
         };
-        let mut change = Change {
-            record,
-            events: Vec::new(),
-            messages: Vec::new(),
-            idempotency: None,
-            notices: Vec::new(),
-            revoke: Vec::new(),
-            actor: actor.to_owned(),
-            at: now,
-        };
+        let mut change = Change::new(record, actor, now);
         change.event("session.created", json!({ "session": session }));
         let notice = json!({ "type": "session.added", "session": session });
         change.notify_all(notice);
@@ -590,16 +586,7 @@ impl SessionService {
         at: Timestamp,
     ) -> Result<bool, DomainError> {
         let to = status::apply(record.session.status, transition)?;
-        let mut change = Change {
-            record: record.clone(),
-            events: Vec::new(),
-            messages: Vec::new(),
-            idempotency: None,
-            notices: Vec::new(),
-            revoke: Vec::new(),
-            actor: SYSTEM_ACTOR.to_owned(),
-            at,
-        };
+        let mut change = Change::new(record.clone(), SYSTEM_ACTOR, at);
         change.set_status(to);
         let guard = Some(record.session.last_activity_at);
         Ok(self.commit_guarded(change, (), guard).await?.is_some())

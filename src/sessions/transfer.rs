@@ -212,20 +212,13 @@ impl SessionService {
             assets,
             version: 0,
         };
-        let mut change = Change {
-            record,
-            events: Vec::new(),
-            messages,
-            idempotency: None,
-            notices: vec![(
-                actor.to_owned(),
-                json!({ "type": "session.added", "session": session }),
-            )],
-            revoke: Vec::new(),
-            actor: actor.to_owned(),
-            at: now,
-        };
+        let mut change = Change::new(record, actor, now);
+        change.messages = messages;
         change.events = events;
+        change.notices.push((
+            actor.to_owned(),
+            json!({ "type": "session.added", "session": session }),
+        ));
         match self.commit(change, session).await? {
             Some(Outcome::Applied { value, events, .. }) => {
                 if events.last().map(|e| e.offset) != Some(expected) {

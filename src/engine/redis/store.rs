@@ -206,20 +206,7 @@ impl SessionStore for RedisEngine {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
-        let script = &self.inner.scripts.commit;
-        let mut invocation = script.key(&keys.record);
-        invocation
-            .key(&keys.channel.stream)
-            .key(&keys.channel.meta)
-            .key(&keys.events)
-            .key(&keys.messages)
-            .key(&keys.idempotency)
-            .key(&keys.users)
-            .key(self.keys().activity())
-            .key(self.keys().linked_missions());
-        for idle in self.keys().idle_all() {
-            invocation.key(idle);
-        }
+        let mut invocation = self.session_script(&self.inner.scripts.commit, &keys);
         for user in users.iter().chain(removed.iter()) {
             invocation.key(self.keys().user_sessions(user));
         }
@@ -420,19 +407,7 @@ impl SessionStore for RedisEngine {
             };
             let record = parse_record(&json, activity.as_deref())?;
             let mut conn = self.conn();
-            let mut invocation = self.inner.scripts.delete.key(&keys.record);
-            invocation
-                .key(&keys.channel.stream)
-                .key(&keys.channel.meta)
-                .key(&keys.events)
-                .key(&keys.messages)
-                .key(&keys.idempotency)
-                .key(&keys.users)
-                .key(self.keys().activity())
-                .key(self.keys().linked_missions());
-            for idle in self.keys().idle_all() {
-                invocation.key(idle);
-            }
+            let mut invocation = self.session_script(&self.inner.scripts.delete, &keys);
             for c in &record.session.collaborators {
                 invocation.key(self.keys().user_sessions(&c.user_id));
             }
@@ -534,5 +509,32 @@ impl SessionStore for RedisEngine {
         ids.iter()
             .map(|id| Uuid::parse_str(id).map_err(internal))
             .collect()
+    }
+}
+
+impl RedisEngine {
+    /// Starts a call of `script` with the keys the commit and delete scripts
+    /// share, in their order: KEYS 1–9 (record, stream, meta, event log,
+    /// messages, idempotency, collaborators, activity, linked missions), then
+    /// the idle index sets. Callers append the user index sets.
+    fn session_script<'a>(
+        &'a self,
+        script: &'a redis::Script,
+        keys: &'a SessionKeys,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.key(&keys.record);
+        invocation
+            .key(&keys.channel.stream)
+            .key(&keys.channel.meta)
+            .key(&keys.events)
+            .key(&keys.messages)
+            .key(&keys.idempotency)
+            .key(&keys.users)
+            .key(self.keys().activity())
+            .key(self.keys().linked_missions());
+        for idle in self.keys().idle_all() {
+            invocation.key(idle);
+        }
+        invocation
     }
 }
