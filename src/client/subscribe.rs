@@ -60,6 +60,7 @@ impl ClientState {
                     let recovering = req.recover && recovery.as_ref().is_some_and(|r| r.recovered);
                     let (result, from) = subscribe_result(&req, options, recovery);
                     let merged = merge(from, result.1, buffered, recovering)?;
+                    let last = merged.last_offset(from);
                     let mut result = result.0;
                     result.publications = merged.in_reply;
                     let reply = Reply {
@@ -78,7 +79,7 @@ impl ClientState {
                         };
                         messages.push(codec.encode_push(&push).map_err(|_| Disconnect::INTERNAL)?);
                     }
-                    Ok(messages)
+                    Ok((messages, last))
                 });
                 if options.join_leave {
                     if let Err(err) = self

@@ -247,7 +247,7 @@ mod tests {
         let client = ClientHandle::new(info, outbox);
         hub.add_client(client.clone());
         let added = hub.add_subscriber("user:alice", &client, false).unwrap();
-        added.subscriber.activate(|_| Ok(Vec::new()));
+        added.subscriber.activate(|_| Ok((Vec::new(), 0)));
         hub.publication("user:alice", &publication(1));
         assert!(rx.try_recv().is_ok(), "live delivery before the gap");
         hub.insufficient_state("user:alice");

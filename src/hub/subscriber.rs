@@ -19,7 +19,10 @@ use crate::protocol::Disconnect;
 
 enum State {
     Pending(Vec<Publication>),
-    Live,
+    /// Delivering live; `last` is the newest offset the client has been given.
+    Live {
+        last: u64,
+    },
 }
 
 /// A client subscribed to a channel.
@@ -75,7 +78,15 @@ impl Subscriber {
         }
         let mut state = self.lock();
         match &mut *state {
-            State::Live => {
+            State::Live { last } => {
+                // With a remote engine a live publication can arrive after the
+                // history read already handed it over: never give it twice.
+                if publication.offset != 0 {
+                    if publication.offset <= *last {
+                        return;
+                    }
+                    *last = publication.offset;
+                }
                 self.client.outbox().enqueue(push.clone());
             }
             State::Pending(buffer) => {
@@ -90,25 +101,28 @@ impl Subscriber {
 
     /// Delivers a push that is only meaningful live (join/leave).
     pub(super) fn deliver_live(&self, push: &Bytes) {
-        if matches!(*self.lock(), State::Live) {
+        if matches!(*self.lock(), State::Live { .. }) {
             self.client.outbox().enqueue(push.clone());
         }
     }
 
     /// Switches to live. `finish` gets the publications buffered while pending
-    /// and returns the messages to queue first (the reply, then any pushes);
-    /// an error closes the connection instead.
+    /// and returns the messages to queue first (the reply, then any pushes)
+    /// with the newest offset they give the client; later publications at or
+    /// below that offset are dropped as duplicates. An error closes the
+    /// connection instead.
     pub fn activate(
         &self,
-        finish: impl FnOnce(Vec<Publication>) -> Result<Vec<Bytes>, Disconnect>,
+        finish: impl FnOnce(Vec<Publication>) -> Result<(Vec<Bytes>, u64), Disconnect>,
     ) {
         let mut state = self.lock();
-        let buffered = match std::mem::replace(&mut *state, State::Live) {
+        let buffered = match std::mem::replace(&mut *state, State::Live { last: 0 }) {
             State::Pending(buffer) => buffer,
-            State::Live => Vec::new(),
+            State::Live { .. } => Vec::new(),
         };
         match finish(buffered) {
-            Ok(messages) => {
+            Ok((messages, last)) => {
+                *state = State::Live { last };
                 self.client.outbox().enqueue_all(messages);
             }
             Err(disconnect) => self.client.outbox().close(disconnect),
@@ -123,6 +137,18 @@ pub struct Merged {
     pub in_reply: Vec<Publication>,
     /// Publications to push after the reply, in offset order.
     pub after_reply: Vec<Publication>,
+}
+
+impl Merged {
+    /// The newest offset the client has once it got the reply and the pushes,
+    /// starting from `from`.
+    pub fn last_offset(&self, from: u64) -> u64 {
+        self.in_reply
+            .iter()
+            .chain(&self.after_reply)
+            .map(|p| p.offset)
+            .fold(from, u64::max)
+    }
 }
 
 /// Merges what history returned with what arrived live meanwhile.
@@ -196,6 +222,30 @@ mod tests {
         let m = merge(10, vec![], vec![p(10), p(11), p(12)], false).unwrap();
         assert!(m.in_reply.is_empty());
         assert_eq!(offsets(&m.after_reply), vec![11, 12]);
+    }
+
+    #[test]
+    fn live_publications_already_handed_over_are_not_delivered_again() {
+        use crate::hub::client::Outbox;
+        use crate::protocol::reply::ClientInfo;
+        let (outbox, mut rx, _control) = Outbox::new(16);
+        let info = ClientInfo {
+            user: "u".into(),
+            client: "c".into(),
+            conn_info: None,
+            chan_info: None,
+        };
+        let sub = Subscriber::new(ClientHandle::new(info, outbox), false, 16);
+        // The reply recovered up to offset 98.
+        sub.activate(|_| Ok((vec![Bytes::from_static(b"reply")], 98)));
+        // A remote engine's fan-out delivers 98 late, then 99.
+        sub.deliver(&p(98), &Bytes::from_static(b"98"));
+        sub.deliver(&p(99), &Bytes::from_static(b"99"));
+        let got: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            got,
+            vec![Bytes::from_static(b"reply"), Bytes::from_static(b"99")]
+        );
     }
 
     #[test]
