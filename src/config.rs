@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::jwt::VerifierConfig;
 use crate::auth::Secret;
@@ -69,7 +70,16 @@ pub struct Config {
 
     /// Development mode: generates a random JWT secret when none is set and
     /// enables the demo login. Never use in production. Defaults to off.
-    #[arg(long, env = "TANDEM_DEV", default_value_t = false)]
+    /// (`--dev` alone turns it on; values: 1/0, true/false, yes/no, on/off.)
+    #[arg(
+        long,
+        env = "TANDEM_DEV",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
     pub dev: bool,
 
     /// HS256 secret for connection tokens (at least 32 bytes). No default.
@@ -194,6 +204,57 @@ pub struct Config {
     #[arg(long, env = "TANDEM_MAX_MISSION_BYTES", default_value_t = 256 * 1024)]
     pub max_mission_bytes: usize,
 
+    /// Most assets per session. Defaults to 100.
+    #[arg(long, env = "TANDEM_MAX_ASSETS", default_value_t = 100)]
+    pub max_assets: usize,
+
+    /// Deepest nesting of any stored JSON document (metadata, a mission, a
+    /// patch value), counted from its root. Defaults to 32 (at most 112).
+    #[arg(long, env = "TANDEM_MAX_JSON_DEPTH", default_value_t = 32)]
+    pub max_json_depth: usize,
+
+    /// Bytes one request may make the JSON Patch engine copy, compare or
+    /// remove (all operations of a patch; every patch of an import). Defaults to 16777216.
+    #[arg(long, env = "TANDEM_MAX_PATCH_WORK_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_patch_work_bytes: usize,
+
+    /// Most sessions one user may own. Defaults to 10000.
+    #[arg(long, env = "TANDEM_MAX_SESSIONS_PER_USER", default_value_t = 10_000)]
+    pub max_sessions_per_user: usize,
+
+    /// Most WebSocket connections one user may hold on one node (0 = no
+    /// limit). Defaults to 100.
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_USER", default_value_t = 100)]
+    pub max_connections_per_user: usize,
+
+    /// Largest REST request body in bytes (413 above). Defaults to 1048576.
+    #[arg(long, env = "TANDEM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest body of `POST /api/sessions/import` in bytes (413 above). Defaults to 16777216.
+    #[arg(long, env = "TANDEM_MAX_IMPORT_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_import_bytes: usize,
+
+    /// Time a client has to send a request's headers (also the idle time of a
+    /// keep-alive connection); the connection is closed after it. Defaults to 10s.
+    #[arg(long, env = "TANDEM_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+
+    /// Time a client has to send a request's body (408 after it). Defaults to 30s.
+    #[arg(long, env = "TANDEM_HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub http_body_timeout: Duration,
+
+    /// Most open client connections (HTTP and WebSocket); further clients wait
+    /// in the listen backlog. 0 = the process's open-file limit minus a
+    /// reserve. Defaults to 0.
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Longest a `subscribe` may take before it fails with a temporary error
+    /// the SDKs retry. Defaults to 5s.
+    #[arg(long, env = "TANDEM_SUBSCRIBE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub subscribe_timeout: Duration,
+
     /// Activity pings closer together than this are not stored again. Defaults to 10s.
     #[arg(long, env = "TANDEM_ACTIVITY_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub activity_interval: Duration,
@@ -300,6 +361,10 @@ impl Settings {
             max_collaborators: c.max_collaborators,
             max_asset_bytes: c.max_asset_bytes,
             max_mission_bytes: c.max_mission_bytes,
+            max_assets: c.max_assets,
+            max_json_depth: c.max_json_depth,
+            max_patch_work_bytes: c.max_patch_work_bytes,
+            max_sessions_per_user: c.max_sessions_per_user,
             activity_interval: c.activity_interval,
         }
     }
@@ -416,9 +481,32 @@ impl Config {
             ("TANDEM_MAX_PATCH_OPS", self.max_patch_ops),
             ("TANDEM_MAX_ASSET_BYTES", self.max_asset_bytes),
             ("TANDEM_MAX_MISSION_BYTES", self.max_mission_bytes),
+            ("TANDEM_MAX_ASSETS", self.max_assets),
+            ("TANDEM_MAX_PATCH_WORK_BYTES", self.max_patch_work_bytes),
+            ("TANDEM_MAX_SESSIONS_PER_USER", self.max_sessions_per_user),
+            ("TANDEM_MAX_BODY_BYTES", self.max_body_bytes),
+            ("TANDEM_MAX_IMPORT_BYTES", self.max_import_bytes),
         ] {
             if value == 0 {
                 return Err(bad(setting, "must be at least 1"));
+            }
+        }
+        if !(4..=crate::sessions::limits::MAX_JSON_DEPTH_SETTING).contains(&self.max_json_depth) {
+            return Err(bad(
+                "TANDEM_MAX_JSON_DEPTH",
+                format!(
+                    "must be between 4 and {} (stored records add levels above it and must stay readable)",
+                    crate::sessions::limits::MAX_JSON_DEPTH_SETTING
+                ),
+            ));
+        }
+        for (setting, value) in [
+            ("TANDEM_HTTP_HEADER_TIMEOUT", self.http_header_timeout),
+            ("TANDEM_HTTP_BODY_TIMEOUT", self.http_body_timeout),
+            ("TANDEM_SUBSCRIBE_TIMEOUT", self.subscribe_timeout),
+        ] {
+            if value < Duration::from_millis(100) {
+                return Err(bad(setting, "must be at least 100ms"));
             }
         }
         if self.max_collaborators < 1 {

@@ -264,6 +264,7 @@ mod tests {
                 DomainError::TooLarge {
                     what: "name",
                     limit: "3 characters".into(),
+                    setting: "TANDEM_MAX_NAME_CHARS",
                 },
                 413,
                 "too_large",

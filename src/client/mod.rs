@@ -63,7 +63,7 @@ pub(crate) fn engine_error(e: EngineError) -> ProtocolError {
             tracing::warn!(error = %detail, "engine unavailable");
             ProtocolError::internal()
         }
-        EngineError::Internal(detail) => {
+        EngineError::Internal(detail) | EngineError::Corrupt(detail) => {
             tracing::error!(error = %detail, "engine error");
             ProtocolError::internal()
         }

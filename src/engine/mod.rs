@@ -80,9 +80,13 @@ pub enum EngineError {
     /// The requested `since` position belongs to another epoch.
     #[error("unrecoverable position")]
     UnrecoverablePosition,
-    /// A bug or corrupt data.
+    /// A bug.
     #[error("engine internal error: {0}")]
     Internal(String),
+    /// Stored data that cannot be decoded (written by another version, or
+    /// damaged). Reported for the one record; never fails other reads.
+    #[error("stored data cannot be decoded: {0}")]
+    Corrupt(String),
 }
 
 /// History and presence settings shared by engines.

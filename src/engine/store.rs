@@ -21,7 +21,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{EngineError, StreamPosition};
-use crate::sessions::model::{Asset, ChatMessage, Event, Mission, Session, SessionStatus};
+use crate::sessions::model::{
+    Asset, ChatMessage, Event, ImportedEvent, Mission, Session, SessionStatus,
+};
 
 /// A session's mutable state, versioned as a whole.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -47,6 +49,34 @@ pub struct EventDraft {
     pub at: DateTime<Utc>,
     /// Payload.
     pub data: Value,
+    /// Set on events copied from an imported document.
+    pub imported: Option<ImportedEvent>,
+}
+
+impl EventDraft {
+    /// The event this draft becomes at `offset`.
+    pub fn at_offset(self, offset: u64) -> Event {
+        Event {
+            offset,
+            kind: self.kind,
+            actor: self.actor,
+            at: self.at,
+            data: self.data,
+            imported: self.imported,
+        }
+    }
+}
+
+impl From<Event> for EventDraft {
+    fn from(event: Event) -> Self {
+        Self {
+            kind: event.kind,
+            actor: event.actor,
+            at: event.at,
+            data: event.data,
+            imported: event.imported,
+        }
+    }
 }
 
 /// One atomic change to a session.

@@ -1,12 +1,14 @@
-//! Assets attached to a session, its mission or one hop.
+//! Assets attached to a session, its mission or one hop: add, list, remove.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::error::DomainError;
-use super::model::{new_id, Asset, AssetScope, Role};
-use super::service::{applied, validate_metadata, validate_name, SessionService};
+use super::limits::DomainLimits;
+use super::model::{new_id, Asset, AssetScope, Mission, Role};
+use super::service::{applied, SessionService};
+use super::validate;
 
 /// Input of `add_asset`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -34,6 +36,37 @@ fn default_scope() -> AssetScope {
     AssetScope::Session
 }
 
+/// Checks that an asset's scope exists: the session always, the mission
+/// when there is one, a hop when the mission has it.
+pub fn check_scope(scope: &AssetScope, mission: Option<&Mission>) -> Result<(), DomainError> {
+    match scope {
+        AssetScope::Session => Ok(()),
+        AssetScope::Mission if mission.is_some() => Ok(()),
+        AssetScope::Mission => Err(DomainError::Invalid("the session has no mission".into())),
+        AssetScope::Hop { hop_id } => {
+            if mission.is_some_and(|m| m.hops.iter().any(|h| &h.id == hop_id)) {
+                Ok(())
+            } else {
+                Err(DomainError::Invalid(format!(
+                    "the mission has no hop {hop_id:?}"
+                )))
+            }
+        }
+    }
+}
+
+/// Checks that one more asset fits in a session that has `count`.
+pub fn check_room(count: usize, limits: &DomainLimits) -> Result<(), DomainError> {
+    if count >= limits.max_assets {
+        return Err(validate::too_large(
+            "assets",
+            format!("{} per session", limits.max_assets),
+            "TANDEM_MAX_ASSETS",
+        ));
+    }
+    Ok(())
+}
+
 impl SessionService {
     /// The session's assets.
     pub async fn assets(&self, actor: &str, id: Uuid) -> Result<Vec<Asset>, DomainError> {
@@ -49,51 +82,15 @@ impl SessionService {
         input: NewAsset,
     ) -> Result<Asset, DomainError> {
         let limits = self.limits().clone();
-        let name = validate_name(&input.name, &limits)?;
-        validate_metadata(&input.metadata, &limits)?;
-        if input.media_type.is_empty() || !input.media_type.contains('/') {
-            return Err(DomainError::Invalid(
-                "media_type must look like type/subtype".into(),
-            ));
-        }
-        match (&input.content, &input.uri) {
-            (Some(content), None) if content.len() > limits.max_asset_bytes => {
-                return Err(DomainError::TooLarge {
-                    what: "inline asset content",
-                    limit: format!(
-                        "{} bytes (use a uri for larger assets)",
-                        limits.max_asset_bytes
-                    ),
-                })
-            }
-            (Some(_), None) | (None, Some(_)) => {}
-            _ => {
-                return Err(DomainError::Invalid(
-                    "give exactly one of content and uri".into(),
-                ))
-            }
-        }
+        let name = validate::name("asset name", &input.name, &limits)?;
+        validate::metadata("asset metadata", &input.metadata, &limits)?;
+        validate::media_type(&input.media_type)?;
+        validate::asset_content(input.content.as_deref(), input.uri.as_deref(), &limits)?;
         let asset_id = new_id();
         let outcome = self
             .mutate(actor, id, Role::Editor, |record, change| {
-                match &input.scope {
-                    AssetScope::Session => {}
-                    AssetScope::Mission if record.mission.is_some() => {}
-                    AssetScope::Mission => {
-                        return Err(DomainError::Invalid("the session has no mission".into()))
-                    }
-                    AssetScope::Hop { hop_id } => {
-                        let found = record
-                            .mission
-                            .as_ref()
-                            .is_some_and(|m| m.hops.iter().any(|h| &h.id == hop_id));
-                        if !found {
-                            return Err(DomainError::Invalid(format!(
-                                "the mission has no hop {hop_id:?}"
-                            )));
-                        }
-                    }
-                }
+                check_scope(&input.scope, record.mission.as_ref())?;
+                check_room(record.assets.len(), &limits)?;
                 change.activity()?;
                 let asset = Asset {
                     id: asset_id,
@@ -105,10 +102,32 @@ impl SessionService {
                     metadata: input.metadata.clone(),
                     created_by: actor.to_owned(),
                     created_at: change.at,
+                    imported: None,
                 };
                 change.record.assets.push(asset.clone());
                 change.event("asset.added", json!({ "asset": asset }));
                 Ok(asset)
+            })
+            .await?;
+        applied(outcome)
+    }
+
+    /// Removes an asset (editors and owners).
+    pub async fn remove_asset(
+        &self,
+        actor: &str,
+        id: Uuid,
+        asset_id: Uuid,
+    ) -> Result<(), DomainError> {
+        let outcome = self
+            .mutate(actor, id, Role::Editor, |record, change| {
+                if !record.assets.iter().any(|a| a.id == asset_id) {
+                    return Err(DomainError::NotFound("asset"));
+                }
+                change.activity()?;
+                change.record.assets.retain(|a| a.id != asset_id);
+                change.event("asset.removed", json!({ "asset_id": asset_id }));
+                Ok(())
             })
             .await?;
         applied(outcome)

@@ -8,15 +8,13 @@ use uuid::Uuid;
 
 use super::error::DomainError;
 use super::model::{new_id, ChatMessage, MessageRole, Role};
-use super::service::{validate_metadata, Outcome, SessionService};
+use super::service::{Outcome, SessionService};
+use super::validate;
 use crate::channels;
 use crate::engine::store::MessageRange;
 use crate::engine::{EngineError, PublishRequest};
 use crate::protocol::reply::Publication;
 use crate::protocol::Json;
-
-/// Longest idempotency key.
-const MAX_KEY_LEN: usize = 128;
 
 /// Input of `send_message`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -66,24 +64,12 @@ impl SessionService {
         input: SendMessage,
     ) -> Result<ChatMessage, DomainError> {
         let limits = self.limits().clone();
-        if input.content.trim().is_empty() {
-            return Err(DomainError::Invalid("content must not be empty".into()));
-        }
-        if input.content.len() > limits.max_message_bytes {
-            return Err(DomainError::TooLarge {
-                what: "message content",
-                limit: format!("{} bytes", limits.max_message_bytes),
-            });
-        }
+        validate::message_content(&input.content, &limits)?;
         if let Some(meta) = &input.metadata {
-            validate_metadata(meta, &limits)?;
+            validate::metadata("message metadata", meta, &limits)?;
         }
         if let Some(key) = &input.idempotency_key {
-            if key.is_empty() || key.len() > MAX_KEY_LEN {
-                return Err(DomainError::Invalid(format!(
-                    "idempotency keys are 1 to {MAX_KEY_LEN} bytes"
-                )));
-            }
+            validate::idempotency_key(key)?;
         }
         let message_id = new_id();
         let outcome = self
@@ -98,6 +84,7 @@ impl SessionService {
                     offset: 0,
                     metadata: input.metadata.clone(),
                     idempotency_key: input.idempotency_key.clone(),
+                    imported: None,
                 };
                 change.record.session.message_count += 1;
                 // The event's own offset is the message's: it is left out of

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::error::DomainError;
 use super::model::{Collaborator, Role};
-use super::service::{applied, validate_user_id, SessionService};
+use super::service::{applied, SessionService};
+use super::validate;
 
 impl SessionService {
     /// Everyone with access to the session.
@@ -26,7 +27,7 @@ impl SessionService {
         user: &str,
         role: Role,
     ) -> Result<Collaborator, DomainError> {
-        validate_user_id(user)?;
+        validate::user_id(user)?;
         if role == Role::Owner {
             return Err(DomainError::Invalid(
                 "ownership cannot be shared; give editor or viewer".into(),
@@ -50,10 +51,11 @@ impl SessionService {
                     }
                     None => {
                         if session.collaborators.len() >= max {
-                            return Err(DomainError::TooLarge {
-                                what: "collaborators",
-                                limit: format!("{max} per session"),
-                            });
+                            return Err(validate::too_large(
+                                "collaborators",
+                                format!("{max} per session"),
+                                "TANDEM_MAX_COLLABORATORS",
+                            ));
                         }
                         let c = Collaborator {
                             user_id: user.to_owned(),

@@ -35,12 +35,14 @@ pub enum DomainError {
     #[error("{0}")]
     Invalid(String),
     /// Input is larger than a configured limit.
-    #[error("{what} exceeds the limit of {limit}")]
+    #[error("{what} exceeds the limit of {limit} ({setting})")]
     TooLarge {
         /// What was too large.
         what: &'static str,
         /// The limit, with its unit.
         limit: String,
+        /// The setting that sets the limit.
+        setting: &'static str,
     },
     /// Too many concurrent writers kept conflicting; retry later.
     #[error("too much contention on this session, retry")]
@@ -63,6 +65,7 @@ impl DomainError {
             DomainError::TooLarge { .. } => "too_large",
             DomainError::Contention => "contention",
             DomainError::Engine(EngineError::Unavailable(_)) => "unavailable",
+            DomainError::Engine(EngineError::Corrupt(_)) => "corrupt",
             DomainError::Engine(_) => "internal",
         }
     }

@@ -1,17 +1,19 @@
 //! Missions: create, read, link to a session, and edit with JSON Patch
 //! (RFC 6902), optionally conditional on a base revision.
 
-use std::collections::HashSet;
-
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::error::DomainError;
 use super::limits::DomainLimits;
-use super::model::{new_id, Hop, Mission, MissionStatus, Role, SessionStatus, Timestamp};
-use super::service::{applied, validate_name, SessionService};
+use super::model::{
+    new_id, Hop, Mission, MissionStatus, Role, SessionStatus, StepStatus, Timestamp,
+};
+use super::patch::{PatchBudget, Patched};
+use super::service::{applied, SessionService};
+use super::validate;
 
 /// Input of `create_mission`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -47,7 +49,7 @@ impl SessionService {
         input: NewMission,
     ) -> Result<Mission, DomainError> {
         let now = Utc::now();
-        let mission = Mission {
+        let mut mission = Mission {
             id: new_id(),
             title: input.title,
             goal: input.goal,
@@ -59,7 +61,8 @@ impl SessionService {
             created_at: now,
             updated_at: now,
         };
-        validate_mission(&mission, self.limits())?;
+        roll_up(&mut mission);
+        validate::mission(&mission, self.limits())?;
         self.engine().put_mission(mission.clone()).await?;
         Ok(mission)
     }
@@ -204,17 +207,20 @@ impl SessionService {
             ));
         }
         if patch.ops.0.len() > max {
-            return Err(DomainError::TooLarge {
-                what: "patch",
-                limit: format!("{max} operations"),
-            });
+            return Err(validate::too_large(
+                "patch",
+                format!("{max} operations"),
+                "TANDEM_MAX_PATCH_OPS",
+            ));
         }
         Ok(())
     }
 }
 
-/// Applies a patch to a mission: checks the base revision, keeps the
-/// read-only fields, validates the result and bumps the revision.
+/// Applies a patch to a mission: checks the base revision, applies the
+/// operations with bounded cost (`patch.rs`), keeps the read-only fields,
+/// rolls hop statuses up from their steps, validates the result and bumps
+/// the revision.
 pub fn apply_patch(
     mission: &Mission,
     patch: &MissionPatch,
@@ -228,10 +234,15 @@ pub fn apply_patch(
             });
         }
     }
-    let mut doc = serde_json::to_value(mission).map_err(|e| DomainError::Invalid(e.to_string()))?;
-    json_patch::patch(&mut doc, &patch.ops.0)
-        .map_err(|e| DomainError::Invalid(format!("patch failed: {e}")))?;
-    let mut updated: Mission = serde_json::from_value(doc)
+    let doc = serde_json::to_value(mission).map_err(|e| DomainError::Invalid(e.to_string()))?;
+    let mut patched = Patched::new(doc);
+    patched.apply(
+        &patch.ops.0,
+        limits.max_mission_bytes,
+        limits,
+        &mut PatchBudget::new(limits),
+    )?;
+    let mut updated: Mission = serde_json::from_value(patched.doc)
         .map_err(|e| DomainError::Invalid(format!("the patched mission is not valid: {e}")))?;
     let read_only = [
         ("id", updated.id != mission.id),
@@ -244,43 +255,79 @@ pub fn apply_patch(
     if let Some((field, _)) = read_only.iter().find(|(_, changed)| *changed) {
         return Err(DomainError::Invalid(format!("/{field} is read-only")));
     }
+    roll_up(&mut updated);
     updated.revision = mission.revision + 1;
     updated.updated_at = at;
-    validate_mission(&updated, limits)?;
+    validate::mission(&updated, limits)?;
     Ok(updated)
 }
 
-/// Checks a mission's title, ids and size.
-pub fn validate_mission(mission: &Mission, limits: &DomainLimits) -> Result<(), DomainError> {
-    validate_name(&mission.title, limits)?;
-    let mut hop_ids = HashSet::new();
-    let mut step_ids = HashSet::new();
-    for hop in &mission.hops {
-        if hop.id.is_empty() || !hop_ids.insert(hop.id.as_str()) {
-            return Err(DomainError::Invalid(format!(
-                "hop ids must be unique and non-empty ({:?})",
-                hop.id
-            )));
+/// The status a hop takes from its steps, or `None` for a hop without steps
+/// (it keeps its own): `failed` if any step failed; `completed` if every
+/// step is completed or skipped and one at least is completed; `skipped` if
+/// every step is skipped; `running` if any step is running or completed;
+/// `pending` otherwise.
+pub fn rolled_up(steps: impl IntoIterator<Item = StepStatus>) -> Option<StepStatus> {
+    let (mut any, mut failed, mut running, mut completed, mut open) =
+        (false, false, false, false, false);
+    for status in steps {
+        any = true;
+        match status {
+            StepStatus::Failed => failed = true,
+            StepStatus::Running => running = true,
+            StepStatus::Completed => completed = true,
+            StepStatus::Skipped => {}
+            StepStatus::Pending => open = true,
         }
-        for step in &hop.steps {
-            if step.id.is_empty() || !step_ids.insert(step.id.as_str()) {
-                return Err(DomainError::Invalid(format!(
-                    "step ids must be unique and non-empty ({:?})",
-                    step.id
-                )));
+    }
+    Some(match () {
+        _ if !any => return None,
+        _ if failed => StepStatus::Failed,
+        _ if !open && !running && completed => StepStatus::Completed,
+        _ if !open && !running => StepStatus::Skipped,
+        _ if running || completed => StepStatus::Running,
+        _ => StepStatus::Pending,
+    })
+}
+
+/// Rolls every hop's status up from its steps ([`rolled_up`]).
+pub fn roll_up(mission: &mut Mission) {
+    for hop in &mut mission.hops {
+        if let Some(status) = rolled_up(hop.steps.iter().map(|s| s.status)) {
+            hop.status = status;
+        }
+    }
+}
+
+/// [`roll_up`] on a mission still in JSON form (replay). Hops or steps that
+/// are not shaped like the model are left alone; decoding reports them.
+pub fn roll_up_doc(doc: &mut Value) {
+    let Some(hops) = doc.get_mut("hops").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for hop in hops {
+        let statuses: Option<Vec<StepStatus>> = hop
+            .get("steps")
+            .and_then(Value::as_array)
+            .map(|steps| {
+                steps
+                    .iter()
+                    .map(|s| {
+                        s.get("status")
+                            .cloned()
+                            .map_or(Some(StepStatus::default()), |v| {
+                                serde_json::from_value(v).ok()
+                            })
+                    })
+                    .collect()
+            })
+            .unwrap_or(Some(Vec::new()));
+        if let Some(status) = statuses.and_then(rolled_up) {
+            if let (Some(fields), Ok(value)) = (hop.as_object_mut(), serde_json::to_value(status)) {
+                fields.insert("status".into(), value);
             }
         }
     }
-    let size = serde_json::to_vec(mission)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size > limits.max_mission_bytes {
-        return Err(DomainError::TooLarge {
-            what: "mission",
-            limit: format!("{} bytes", limits.max_mission_bytes),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,10 +12,12 @@
 pub mod error;
 pub mod limits;
 pub mod model;
+pub mod patch;
 pub mod replay;
 pub mod rpc;
 pub mod service;
 pub mod status;
+pub mod validate;
 
 pub mod assets;
 pub mod chat;
@@ -24,6 +26,7 @@ pub mod stats;
 pub mod transfer;
 
 mod collaborators;
+mod import;
 mod lifecycle;
 
 pub use error::DomainError;

@@ -166,6 +166,27 @@ pub struct ChatMessage {
     /// The client's idempotency key, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// Set on messages that came in with an imported document: `author` is
+    /// then the importing user, and this says who wrote it originally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportedFrom>,
+}
+
+/// Where an imported message or asset came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportedFrom {
+    /// The author named by the imported document.
+    pub author: String,
+    /// The session id the document was exported from.
+    pub session_id: Uuid,
+}
+
+/// Set on events that came in with an imported document: `actor` is then the
+/// importing user, and this says who the document named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportedEvent {
+    /// The actor named by the imported document.
+    pub actor: String,
 }
 
 /// Mission status.
@@ -307,6 +328,10 @@ pub struct Asset {
     /// When.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// Set on assets that came in with an imported document (`created_by`
+    /// is then the importing user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportedFrom>,
 }
 
 /// One change in a session's stream: the live feed, the recovery source and
@@ -325,4 +350,7 @@ pub struct Event {
     pub at: Timestamp,
     /// What a client needs to apply the change without refetching.
     pub data: Value,
+    /// Set on events that came in with an imported document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportedEvent>,
 }

@@ -1,20 +1,28 @@
 //! Rebuilding a session's state from its events: what a client does with the
-//! live feed, and what `fork` does with the history up to an offset.
+//! live feed, what `fork` does with the history up to an offset, and how
+//! `import` checks and rebuilds a document.
 //!
 //! Applying the events of a stream in offset order to an empty state gives the
 //! same session, mission, assets and messages as the server's snapshot.
+//!
+//! Replay costs what the events are, not what they do: the mission is kept
+//! as a JSON document while patches are applied (with the same bounded patch
+//! engine and the same limits as live edits, see `patch.rs`) and decoded once
+//! at the end of [`Replayed::apply_all`].
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::limits::DomainLimits;
+use super::mission::roll_up_doc;
 use super::model::{Asset, ChatMessage, Collaborator, Event, Mission, Session, SessionStatus};
+use super::patch::{PatchBudget, Patched};
 
 /// State built from events.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Replayed {
     /// The session (after `session.created`).
     pub session: Option<Session>,
-    /// The mission (after `mission.linked`).
+    /// The mission (after `mission.linked`), as of the last `apply`/`apply_all`.
     pub mission: Option<Mission>,
     /// Assets in order.
     pub assets: Vec<Asset>,
@@ -24,12 +32,22 @@ pub struct Replayed {
     pub deleted: bool,
     /// The last offset applied.
     pub offset: u64,
+    /// The mission while events are applied.
+    mission_doc: Option<Patched>,
+    limits: DomainLimits,
+    budget: PatchBudget,
+}
+
+impl Default for Replayed {
+    fn default() -> Self {
+        Self::with_limits(DomainLimits::default())
+    }
 }
 
 /// Why an event could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// An event's data did not have the expected shape.
+    /// An event's data did not have the expected shape, or a patch failed.
     #[error("event {offset} ({kind}) is malformed: {why}")]
     Malformed {
         /// Offset.
@@ -51,16 +69,82 @@ pub enum ReplayError {
 
 fn field<T: serde::de::DeserializeOwned>(event: &Event, name: &str) -> Result<T, ReplayError> {
     let value = event.data.get(name).cloned().unwrap_or(Value::Null);
-    serde_json::from_value(value).map_err(|e| ReplayError::Malformed {
+    serde_json::from_value(value).map_err(|e| malformed(event, format!("{name}: {e}")))
+}
+
+fn malformed(event: &Event, why: impl std::fmt::Display) -> ReplayError {
+    ReplayError::Malformed {
         offset: event.offset,
         kind: event.kind.clone(),
-        why: format!("{name}: {e}"),
-    })
+        why: why.to_string(),
+    }
 }
 
 impl Replayed {
+    /// An empty state whose mission patches are bounded by `limits` and
+    /// share the work `budget`.
+    pub fn with_budget(limits: DomainLimits, budget: PatchBudget) -> Self {
+        Self {
+            session: None,
+            mission: None,
+            assets: Vec::new(),
+            messages: Vec::new(),
+            deleted: false,
+            offset: 0,
+            mission_doc: None,
+            budget,
+            limits,
+        }
+    }
+
+    /// An empty state bounded by `limits` with one request's work budget.
+    pub fn with_limits(limits: DomainLimits) -> Self {
+        let budget = PatchBudget::new(&limits);
+        Self::with_budget(limits, budget)
+    }
+
     /// Applies one event; offsets must follow each other.
     pub fn apply(&mut self, event: &Event) -> Result<(), ReplayError> {
+        self.step(event)?;
+        self.settle(event)
+    }
+
+    /// Applies events in order.
+    pub fn apply_all<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a Event>,
+    ) -> Result<(), ReplayError> {
+        let mut last = None;
+        for event in events {
+            self.step(event)?;
+            last = Some(event);
+        }
+        match last {
+            Some(event) => self.settle(event),
+            None => Ok(()),
+        }
+    }
+
+    /// Decodes the mission document into [`Replayed::mission`].
+    fn settle(&mut self, event: &Event) -> Result<(), ReplayError> {
+        self.mission = match &self.mission_doc {
+            Some(doc) => Some(
+                serde_json::from_value(doc.doc.clone())
+                    .map_err(|e| malformed(event, format!("the mission is not valid: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(())
+    }
+
+    fn set_mission(&mut self, mission: Option<Value>) {
+        self.mission_doc = mission.filter(|m| !m.is_null()).map(|mut doc| {
+            roll_up_doc(&mut doc);
+            Patched::new(doc)
+        });
+    }
+
+    fn step(&mut self, event: &Event) -> Result<(), ReplayError> {
         if event.offset != self.offset + 1 {
             return Err(ReplayError::Gap {
                 expected: self.offset + 1,
@@ -77,7 +161,7 @@ impl Replayed {
                     message.session_id = session.id;
                 }
                 self.session = Some(session);
-                self.mission = field(event, "mission")?;
+                self.set_mission(event.data.get("mission").cloned());
             }
             "session.updated" => {
                 if let Some(session) = self.session.as_mut() {
@@ -128,49 +212,48 @@ impl Replayed {
                 self.messages.push(message);
             }
             "mission.linked" => {
-                let mission: Mission = field(event, "mission")?;
+                let mission: Value = field(event, "mission")?;
                 if let Some(session) = self.session.as_mut() {
-                    session.mission_id = Some(mission.id);
+                    let id = mission.get("id").cloned().unwrap_or(Value::Null);
+                    session.mission_id = Some(
+                        serde_json::from_value(id)
+                            .map_err(|e| malformed(event, format!("mission.id: {e}")))?,
+                    );
                     session.updated_at = event.at;
                 }
-                self.mission = Some(mission);
+                self.set_mission(Some(mission));
             }
             "mission.updated" => {
                 let ops: json_patch::Patch = field(event, "patch")?;
                 let revision: u64 = field(event, "revision")?;
-                if let Some(mission) = self.mission.as_mut() {
-                    let mut doc =
-                        serde_json::to_value(&*mission).map_err(|e| malformed(event, e))?;
-                    json_patch::patch(&mut doc, &ops.0).map_err(|e| malformed(event, e))?;
-                    let mut updated: Mission =
-                        serde_json::from_value(doc).map_err(|e| malformed(event, e))?;
-                    updated.revision = revision;
-                    updated.updated_at = event.at;
-                    *mission = updated;
+                if let Some(doc) = self.mission_doc.as_mut() {
+                    doc.apply(
+                        &ops.0,
+                        self.limits.max_mission_bytes,
+                        &self.limits,
+                        &mut self.budget,
+                    )
+                    .map_err(|e| malformed(event, e))?;
+                    roll_up_doc(&mut doc.doc);
+                    if let Some(fields) = doc.doc.as_object_mut() {
+                        fields.insert("revision".into(), revision.into());
+                        fields.insert(
+                            "updated_at".into(),
+                            serde_json::to_value(event.at).map_err(|e| malformed(event, e))?,
+                        );
+                    }
                 }
             }
             "asset.added" => self.assets.push(field(event, "asset")?),
+            "asset.removed" => {
+                let id: uuid::Uuid = field(event, "asset_id")?;
+                self.assets.retain(|a| a.id != id);
+            }
             _ => {}
         }
         if let Some(session) = self.session.as_mut() {
             session.last_activity_at = session.last_activity_at.max(event.at);
         }
         Ok(())
-    }
-
-    /// Applies events in order.
-    pub fn apply_all<'a>(
-        &mut self,
-        events: impl IntoIterator<Item = &'a Event>,
-    ) -> Result<(), ReplayError> {
-        events.into_iter().try_for_each(|e| self.apply(e))
-    }
-}
-
-fn malformed(event: &Event, e: impl std::fmt::Display) -> ReplayError {
-    ReplayError::Malformed {
-        offset: event.offset,
-        kind: event.kind.clone(),
-        why: e.to_string(),
     }
 }

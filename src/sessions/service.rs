@@ -13,6 +13,7 @@ use super::error::DomainError;
 use super::limits::DomainLimits;
 use super::model::{new_id, Collaborator, Event, Role, Session, SessionStatus, Timestamp};
 use super::status;
+use super::validate;
 use crate::channels;
 use crate::engine::store::{Commit, CommitOutcome, EventDraft, SessionRecord};
 use crate::engine::{Engine, PublishRequest};
@@ -80,6 +81,7 @@ impl Change {
             actor: self.actor.clone(),
             at: self.at,
             data,
+            imported: None,
         });
     }
 
@@ -381,8 +383,9 @@ impl SessionService {
     /// Creates a session owned by `actor`.
     pub async fn create(&self, actor: &str, input: CreateSession) -> Result<Session, DomainError> {
         let limits = self.limits();
-        let name = validate_name(&input.name, limits)?;
-        validate_metadata(&input.metadata, limits)?;
+        let name = validate::name("name", &input.name, limits)?;
+        validate::metadata("metadata", &input.metadata, limits)?;
+        self.check_owned_sessions(actor).await?;
         let now = Utc::now();
         let mut collaborators = vec![Collaborator {
             user_id: actor.to_owned(),
@@ -390,7 +393,7 @@ impl SessionService {
             added_at: now,
         }];
         for c in &input.collaborators {
-            validate_user_id(&c.user_id)?;
+            validate::user_id(&c.user_id)?;
             if c.role == Role::Owner {
                 return Err(DomainError::Invalid(
                     "a session has exactly one owner".into(),
@@ -409,10 +412,11 @@ impl SessionService {
             });
         }
         if collaborators.len() > limits.max_collaborators {
-            return Err(DomainError::TooLarge {
-                what: "collaborators",
-                limit: format!("{} per session", limits.max_collaborators),
-            });
+            return Err(validate::too_large(
+                "collaborators",
+                format!("{} per session", limits.max_collaborators),
+                "TANDEM_MAX_COLLABORATORS",
+            ));
         }
         let session = Session {
             id: new_id(),
@@ -441,6 +445,26 @@ impl SessionService {
             Some(Outcome::Applied { value, .. }) => Ok(value),
             _ => Err(DomainError::Contention),
         }
+    }
+
+    /// Refuses a new session for `actor` when they own as many as allowed.
+    pub(super) async fn check_owned_sessions(&self, actor: &str) -> Result<(), DomainError> {
+        let max = self.limits().max_sessions_per_user;
+        let owned = self
+            .engine()
+            .sessions_of(actor)
+            .await?
+            .iter()
+            .filter(|s| s.owner == actor)
+            .count();
+        if owned >= max {
+            return Err(validate::too_large(
+                "sessions owned",
+                format!("{max} per user"),
+                "TANDEM_MAX_SESSIONS_PER_USER",
+            ));
+        }
+        Ok(())
     }
 
     /// A consistent snapshot of a session the caller can see.
@@ -538,7 +562,7 @@ impl SessionService {
         let name = input
             .name
             .as_deref()
-            .map(|n| validate_name(n, &limits))
+            .map(|n| validate::name("name", n, &limits))
             .transpose()?;
         let outcome = self
             .mutate(actor, id, Role::Editor, |_, change| {
@@ -557,7 +581,7 @@ impl SessionService {
                             session.metadata.insert(k.clone(), v.clone());
                         }
                     }
-                    validate_metadata(&session.metadata, &limits)?;
+                    validate::metadata("metadata", &session.metadata, &limits)?;
                     data.insert("metadata".into(), Value::Object(session.metadata.clone()));
                 }
                 if data.is_empty() {
@@ -632,6 +656,7 @@ impl SessionService {
             actor: actor.to_owned(),
             at,
             data: json!({ "session_id": id }),
+            imported: None,
         };
         if !self.engine().delete(id, farewell).await? {
             return Ok(false);
@@ -705,45 +730,6 @@ pub(super) fn applied<T>(outcome: Outcome<T>) -> Result<T, DomainError> {
         Outcome::Applied { value, .. } => Ok(value),
         Outcome::Replayed(_) => Err(DomainError::Contention),
     }
-}
-
-pub(super) fn validate_name(name: &str, limits: &DomainLimits) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(DomainError::Invalid("name must not be empty".into()));
-    }
-    if name.chars().count() > limits.max_name_chars {
-        return Err(DomainError::TooLarge {
-            what: "name",
-            limit: format!("{} characters", limits.max_name_chars),
-        });
-    }
-    Ok(name.to_owned())
-}
-
-pub(super) fn validate_metadata(
-    metadata: &Map<String, Value>,
-    limits: &DomainLimits,
-) -> Result<(), DomainError> {
-    let size = serde_json::to_vec(metadata)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size > limits.max_metadata_bytes {
-        return Err(DomainError::TooLarge {
-            what: "metadata",
-            limit: format!("{} bytes", limits.max_metadata_bytes),
-        });
-    }
-    Ok(())
-}
-
-pub(super) fn validate_user_id(user: &str) -> Result<(), DomainError> {
-    if user.is_empty() || user.len() > 128 || user.chars().any(char::is_control) {
-        return Err(DomainError::Invalid(
-            "user ids are 1 to 128 printable characters".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn encode_cursor(at: Timestamp, id: Uuid) -> String {

@@ -7,12 +7,15 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::import;
 use super::model::{
     new_id, Asset, ChatMessage, Collaborator, Event, Mission, Role, Session, SessionStatus,
     Timestamp,
 };
+use super::patch::PatchBudget;
 use super::replay::Replayed;
 use super::service::{Change, Outcome, SessionService};
+use super::validate;
 use crate::engine::store::{EventDraft, MessageRange, SessionRecord};
 use crate::engine::EngineError;
 
@@ -69,44 +72,62 @@ impl SessionService {
     }
 
     /// Creates a new session, owned by the caller, from an export document.
-    /// Messages, mission, assets and the event history are kept as they were;
-    /// collaborators are not (the caller is the only member until they share it).
+    ///
+    /// The document's events are the source of truth: they are checked one by
+    /// one against the same limits as live writes (`import.rs`), re-attributed
+    /// to the importer with the original actor kept as an `imported` mark, and
+    /// replayed to rebuild the session, its messages, mission and assets, which
+    /// must agree with the document's own lists. Collaborators are not kept
+    /// (the caller is the only member until they share it).
     pub async fn import(&self, actor: &str, doc: SessionExport) -> Result<Session, DomainError> {
         if doc.format != EXPORT_FORMAT {
             return Err(DomainError::Invalid(format!(
                 "format must be {EXPORT_FORMAT:?}"
             )));
         }
-        let mut check = Replayed::default();
-        check
-            .apply_all(&doc.events)
+        let limits = self.limits().clone();
+        let origin = doc.session.id;
+        let history_bytes = validate::json_size(&doc.events);
+        let events = doc
+            .events
+            .into_iter()
+            .map(|event| import::mark(event, actor, origin, &limits))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut state = Replayed::with_budget(
+            limits.clone(),
+            PatchBudget::for_history(&limits, history_bytes),
+        );
+        state
+            .apply_all(&events)
             .map_err(|e| DomainError::Invalid(format!("events: {e}")))?;
-        if doc
-            .messages
-            .iter()
-            .any(|m| m.offset == 0 || m.offset > check.offset)
-        {
-            return Err(DomainError::Invalid(
-                "every message needs the offset of its event".into(),
-            ));
-        }
-        let mut session = doc.session;
-        let from = json!({ "session_id": session.id });
+        import::check_agrees(&state, &doc.messages, &doc.assets, doc.mission.as_ref())?;
+        import::check_state(&state, &limits)?;
+        let mut session = state
+            .session
+            .ok_or_else(|| DomainError::Invalid("the events never create the session".into()))?;
+        // Name, metadata and status are the importer's to choose ("import as");
+        // the closing `session.imported` event records them, so a replay of the
+        // new stream still gives the snapshot.
+        session.name = validate::name("name", &doc.session.name, &limits)?;
+        validate::metadata("metadata", &doc.session.metadata, &limits)?;
+        session.metadata = doc.session.metadata;
+        session.status = doc.session.status;
+        self.check_owned_sessions(actor).await?;
+        let from = json!({ "session_id": origin });
         session.id = new_id();
         session.owner = actor.to_owned();
         // Access is granted explicitly: a document cannot add anyone to the new
         // session. The importer owns it and can share it afterwards.
         session.collaborators = vec![owner(actor)];
-        session.message_count = doc.messages.len() as u64;
-        let kind = "session.imported";
+        session.message_count = state.messages.len() as u64;
         self.create_with_history(
             actor,
             session,
-            doc.mission,
-            doc.assets,
-            doc.messages,
-            doc.events,
-            kind,
+            state.mission,
+            state.assets,
+            state.messages,
+            events,
+            "session.imported",
             from,
         )
         .await
@@ -130,7 +151,10 @@ impl SessionService {
             )));
         }
         let history: Vec<Event> = events.into_iter().take_while(|e| e.offset <= at).collect();
-        let mut state = Replayed::default();
+        self.check_owned_sessions(actor).await?;
+        let limits = self.limits().clone();
+        let budget = PatchBudget::for_history(&limits, validate::json_size(&history));
+        let mut state = Replayed::with_budget(limits, budget);
         state.apply_all(&history).map_err(|e| {
             DomainError::Engine(EngineError::Internal(format!(
                 "history does not replay: {e}"
@@ -191,20 +215,13 @@ impl SessionService {
             })
             .collect();
         let expected = history.len() as u64 + 1;
-        let mut events: Vec<EventDraft> = history
-            .into_iter()
-            .map(|e| EventDraft {
-                kind: e.kind,
-                actor: e.actor,
-                at: e.at,
-                data: e.data,
-            })
-            .collect();
+        let mut events: Vec<EventDraft> = history.into_iter().map(EventDraft::from).collect();
         events.push(EventDraft {
             kind: kind.to_owned(),
             actor: actor.to_owned(),
             at: now,
             data: json!({ "session": session, "mission": mission, "from": from }),
+            imported: None,
         });
         let record = SessionRecord {
             session: session.clone(),

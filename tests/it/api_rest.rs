@@ -2690,7 +2690,18 @@ async fn export_import_fork_stats_and_events() {
             })
             .collect()
     };
-    assert_eq!(portable(&copy["messages"]), portable(&original["messages"]));
+    // Imported messages are the importer's, marked with their original author.
+    let imported = |messages: &Value| -> Vec<Value> {
+        portable(messages)
+            .into_iter()
+            .map(|mut m| {
+                m["imported"] = json!({"author": m["author"], "session_id": id});
+                m["author"] = json!("carol");
+                m
+            })
+            .collect()
+    };
+    assert_eq!(portable(&copy["messages"]), imported(&original["messages"]));
     assert!(copy["messages"]
         .as_array()
         .unwrap()
@@ -2713,10 +2724,22 @@ async fn export_import_fork_stats_and_events() {
         "the mission gets a new id"
     );
     assert_eq!(copy["mission"]["session_id"], copy_id.as_str());
-    assert_eq!(copy["assets"], original["assets"]);
+    let mut assets = original["assets"].clone();
+    for asset in assets.as_array_mut().unwrap() {
+        asset["imported"] = json!({"author": asset["created_by"], "session_id": id});
+        asset["created_by"] = json!("carol");
+    }
+    assert_eq!(copy["assets"], assets);
     let n = all.len();
     let copy_events = copy["events"].as_array().unwrap();
-    assert_eq!(copy_events[..n], all[..]);
+    for (copied, event) in copy_events[..n].iter().zip(&all[..]) {
+        assert_eq!(copied["actor"], "carol", "{copied}");
+        assert_eq!(copied["imported"], json!({"actor": event["actor"]}));
+        assert_eq!(
+            (&copied["offset"], &copied["type"], &copied["at"]),
+            (&event["offset"], &event["type"], &event["at"])
+        );
+    }
     assert_eq!(copy_events.len(), n + 1);
     assert_eq!(copy_events[n]["type"], "session.imported");
     assert_eq!(copy_events[n]["actor"], "carol");

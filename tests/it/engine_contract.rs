@@ -587,6 +587,7 @@ fn draft(kind: &str, data: Value) -> EventDraft {
         actor: "alice".into(),
         at: Utc::now(),
         data,
+        imported: None,
     }
 }
 
@@ -601,6 +602,7 @@ fn message(session: Uuid, content: &str, offset: u64) -> ChatMessage {
         offset,
         metadata: None,
         idempotency_key: None,
+        imported: None,
     }
 }
 

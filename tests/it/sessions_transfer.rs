@@ -20,6 +20,51 @@ fn portable(m: &ChatMessage) -> Value {
     v
 }
 
+/// What an imported copy of `message` looks like (session id left out).
+fn imported_message(message: &ChatMessage, importer: &str, origin: &str) -> Value {
+    let mut v = portable(message);
+    let fields = v.as_object_mut().unwrap();
+    fields.insert("author".into(), json!(importer));
+    fields.insert(
+        "imported".into(),
+        json!({"author": message.author, "session_id": origin}),
+    );
+    v
+}
+
+/// What an imported copy of an asset looks like.
+fn imported_asset(asset: &Value, importer: &str, origin: &str) -> Value {
+    let mut v = asset.clone();
+    let fields = v.as_object_mut().unwrap();
+    fields.insert("created_by".into(), json!(importer));
+    fields.insert(
+        "imported".into(),
+        json!({"author": asset["created_by"], "session_id": origin}),
+    );
+    v
+}
+
+/// What an imported copy of `event` looks like: by the importer, marked,
+/// and so is the message or asset it carries.
+fn imported_event(event: &tandem::sessions::model::Event, importer: &str, origin: &str) -> Value {
+    let mut v = serde_json::to_value(event).unwrap();
+    v["actor"] = json!(importer);
+    v["imported"] = json!({"actor": event.actor});
+    match event.kind.as_str() {
+        "chat.message" => {
+            let message = v["data"]["message"].clone();
+            v["data"]["message"]["author"] = json!(importer);
+            v["data"]["message"]["imported"] =
+                json!({"author": message["author"], "session_id": origin});
+        }
+        "asset.added" => {
+            v["data"]["asset"] = imported_asset(&event.data["asset"], importer, origin);
+        }
+        _ => {}
+    }
+    v
+}
+
 /// A session with every kind of content; events listed in the comments.
 async fn rich_session(alice: &mut WsClient, bob: &mut WsClient) -> String {
     let id = alice
@@ -137,10 +182,15 @@ async fn export_then_import_round_trips_the_content() {
         404,
         "the original owner has no access to the copy"
     );
-    // Messages: same content, author, role, offset, metadata, key and id.
+    // Messages: same content, role, offset, metadata, key and id; authored
+    // by the importer, with the original author kept as the imported mark.
     assert_eq!(
         copy.messages.iter().map(portable).collect::<Vec<_>>(),
-        original.messages.iter().map(portable).collect::<Vec<_>>()
+        original
+            .messages
+            .iter()
+            .map(|m| imported_message(m, "carol", &id))
+            .collect::<Vec<_>>()
     );
     assert!(copy
         .messages
@@ -160,11 +210,31 @@ async fn export_then_import_round_trips_the_content() {
     assert_ne!(m2.id, m1.id);
     assert_eq!(m2.session_id.map(|s| s.to_string()), Some(copy_id.clone()));
     assert_eq!(copy.session.mission_id, Some(m2.id));
-    // Assets as they were.
-    assert_eq!(copy.assets, original.assets);
-    // The copied history, then one session.imported event.
+    // Assets as they were, added by the importer, marked as imported.
+    assert_eq!(
+        copy.assets
+            .iter()
+            .map(|a| serde_json::to_value(a).unwrap())
+            .collect::<Vec<_>>(),
+        original
+            .assets
+            .iter()
+            .map(|a| imported_asset(&serde_json::to_value(a).unwrap(), "carol", &id))
+            .collect::<Vec<_>>()
+    );
+    // The copied history, each event by the importer with its original actor
+    // kept as the imported mark, then one session.imported event.
     let n = original.events.len();
-    assert_eq!(copy.events[..n], original.events[..]);
+    assert_eq!(
+        copy.events[..n]
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect::<Vec<_>>(),
+        original.events[..]
+            .iter()
+            .map(|e| imported_event(e, "carol", &id))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(copy.events.len(), n + 1);
     let last = &copy.events[n];
     assert_eq!(last.kind, "session.imported");
@@ -199,7 +269,16 @@ async fn export_then_import_round_trips_the_content() {
         )
         .await;
     let again = export(&mut carol, again["id"].as_str().unwrap()).await;
-    assert_eq!(again.events[..=n], copy.events[..=n]);
+    // The history imported before keeps its marks; the copy's own closing
+    // event is now imported too, by the same importer.
+    assert_eq!(again.events[..n], copy.events[..n]);
+    assert_eq!(again.events[n].kind, "session.imported");
+    assert_eq!(
+        again.events[n].imported,
+        Some(tandem::sessions::model::ImportedEvent {
+            actor: "carol".into()
+        })
+    );
     assert_eq!(again.messages.len(), 3);
 }
 

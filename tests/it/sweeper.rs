@@ -555,6 +555,7 @@ async fn seed(app: &TestApp, n: usize, due: usize) {
                         actor: "alice".into(),
                         at,
                         data: json!({}),
+                        imported: None,
                     }],
                     idempotency: None,
                     expect_activity_at_most: None,

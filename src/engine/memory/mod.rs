@@ -89,13 +89,7 @@ impl Inner {
             channel,
             true,
             |offset| {
-                let event = Event {
-                    offset,
-                    kind: draft.kind,
-                    actor: draft.actor,
-                    at: draft.at,
-                    data: draft.data,
-                };
+                let event = draft.at_offset(offset);
                 let data =
                     Json::from_value(&event).map_err(|e| EngineError::Internal(e.to_string()))?;
                 stored = Some(event);

@@ -195,15 +195,7 @@ impl SessionStore for RedisEngine {
         };
         let event_rests = events
             .iter()
-            .map(|draft| {
-                rest_without_offset(&Event {
-                    offset: 0,
-                    kind: draft.kind.clone(),
-                    actor: draft.actor.clone(),
-                    at: draft.at,
-                    data: draft.data.clone(),
-                })
-            })
+            .map(|draft| rest_without_offset(&draft.clone().at_offset(0)))
             .collect::<Result<Vec<_>, _>>()?;
 
         let mut invocation = self.session_script(&self.inner.scripts.commit, &keys);
@@ -263,13 +255,7 @@ impl SessionStore for RedisEngine {
                 let events = events
                     .into_iter()
                     .zip(first..)
-                    .map(|(draft, offset)| Event {
-                        offset,
-                        kind: draft.kind,
-                        actor: draft.actor,
-                        at: draft.at,
-                        data: draft.data,
-                    })
+                    .map(|(draft, offset)| draft.at_offset(offset))
                     .collect();
                 Ok(CommitOutcome::Committed {
                     events,
@@ -393,13 +379,7 @@ impl SessionStore for RedisEngine {
 
     async fn delete(&self, id: Uuid, farewell: EventDraft) -> Result<bool, EngineError> {
         let keys = self.keys().session(id);
-        let rest = rest_without_offset(&Event {
-            offset: 0,
-            kind: farewell.kind,
-            actor: farewell.actor,
-            at: farewell.at,
-            data: farewell.data,
-        })?;
+        let rest = rest_without_offset(&farewell.at_offset(0))?;
         for _ in 0..DELETE_ATTEMPTS {
             let (json, activity, version) = self.record_fields(&keys).await?;
             let (Some(json), Some(version)) = (json, version) else {

@@ -248,8 +248,14 @@ function recordingWebSocket(label, frames) {
     trace(`${label} ${dir} ${text}`);
   };
   return class RecordingWebSocket extends WebSocket {
-    constructor(...args) {
-      super(...args);
+    constructor(address, protocols, options) {
+      // Like a browser, deliver one message per event-loop task. With `ws`'s
+      // default (several 'message' events in one tick when frames arrive
+      // together), centrifuge-js 5.7 can start dispatching a later frame
+      // before it has finished the subscribe reply of an earlier one, and
+      // emit a live publication before the recovered ones (an SDK race).
+      super(address, protocols, { ...(options || {}), allowSynchronousEvents: false });
+      const args = [address];
       push('**', `open ${args[0]}`);
       this.on('message', (data) => push('<-', data));
       this.on('close', (code, reason) => push('**', `close code=${code} reason=${JSON.stringify(String(reason))}`));
