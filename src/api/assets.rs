@@ -57,3 +57,33 @@ pub async fn add(
     let asset = state.node.sessions().add_asset(&user.id, id, input).await?;
     Ok((StatusCode::CREATED, Json(asset)))
 }
+
+/// Remove an asset (editors and owners).
+#[utoipa::path(
+    delete,
+    operation_id = "removeAsset",
+    path = "/api/sessions/{id}/assets/{asset_id}",
+    tag = "assets",
+    params(
+        ("id" = Uuid, Path, description = "Session id"),
+        ("asset_id" = Uuid, Path, description = "Asset id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "The caller is a viewer", body = ErrorBody),
+        (status = 404, description = "No such session or asset", body = ErrorBody),
+        (status = 409, description = "The session is archived", body = ErrorBody),
+    )
+)]
+pub async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath((id, asset_id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .node
+        .sessions()
+        .remove_asset(&user.id, id, asset_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

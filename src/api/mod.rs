@@ -73,6 +73,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
             missions::patch_session_mission
         ))
         .routes(routes!(assets::list, assets::add))
+        .routes(routes!(assets::remove))
         .routes(routes!(events::list))
         .routes(routes!(transfer::export))
         .routes(routes!(transfer::fork))

@@ -218,6 +218,7 @@ mod tests {
             ("PATCH", "/api/sessions/{id}/mission"),
             ("GET", "/api/sessions/{id}/assets"),
             ("POST", "/api/sessions/{id}/assets"),
+            ("DELETE", "/api/sessions/{id}/assets/{asset_id}"),
             ("GET", "/api/sessions/{id}/events"),
             ("GET", "/api/sessions/{id}/export"),
             ("POST", "/api/sessions/import"),
@@ -230,7 +231,7 @@ mod tests {
                 "{method} {path} missing from the OpenAPI document"
             );
         }
-        assert_eq!(ops.len(), 30, "{ops:?}");
+        assert_eq!(ops.len(), 31, "{ops:?}");
         let docs = documented();
         let undocumented: Vec<_> = ops.difference(&docs).collect();
         let unknown: Vec<_> = docs.difference(&ops).collect();
@@ -275,7 +276,7 @@ mod tests {
             .filter_map(|op| op.operation_id.as_deref())
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
-        assert_eq!(ids.len(), 30, "every operation has an operationId");
+        assert_eq!(ids.len(), 31, "every operation has an operationId");
         assert_eq!(unique.len(), ids.len(), "operationIds are unique: {ids:?}");
         let json = serde_json::to_value(doc).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3."));

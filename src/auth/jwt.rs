@@ -8,6 +8,10 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 
 use super::{Claims, Secret};
 
+/// The latest expiry Tandem accepts or mints: 9999-12-31T23:59:59Z, in
+/// seconds since the epoch (a date every client can represent).
+pub const MAX_EXP: u64 = 253_402_300_799;
+
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -104,15 +108,24 @@ impl TokenVerifier {
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.leeway.as_secs();
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience must be present, not only right
+        // when present.
+        let mut required = vec!["exp", "sub"];
         match &self.issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match &self.audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         let data = decode::<Claims>(token, key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
@@ -122,6 +135,11 @@ impl TokenVerifier {
         })?;
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("missing sub".into()));
+        }
+        if data.claims.exp > MAX_EXP {
+            return Err(AuthError::Invalid(format!(
+                "exp beyond {MAX_EXP} (year 9999)"
+            )));
         }
         Ok(data.claims)
     }
@@ -196,5 +214,61 @@ mod tests {
             verifier().verify(&expired),
             Err(AuthError::Expired)
         ));
+    }
+
+    fn claims(iss: Option<&str>, aud: Option<&str>, exp: u64) -> Claims {
+        Claims {
+            sub: "alice".into(),
+            exp,
+            iat: None,
+            nbf: None,
+            iss: iss.map(str::to_owned),
+            aud: aud.map(|a| serde_json::json!(a)),
+            info: None,
+        }
+    }
+
+    #[test]
+    fn configured_issuer_and_audience_are_required() {
+        let v = TokenVerifier::new(&VerifierConfig {
+            hs256_secret: Some(Secret::new(SECRET)),
+            issuer: Some("https://idp".into()),
+            audience: Some("tandem".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let minter = TokenMinter::new(&Secret::new(SECRET));
+        let exp = crate::auth::mint::now_secs() + 60;
+        let ok = minter
+            .mint_claims(&claims(Some("https://idp"), Some("tandem"), exp))
+            .unwrap();
+        assert!(v.verify(&ok).is_ok());
+        for (iss, aud) in [
+            (None, Some("tandem")),
+            (Some("https://idp"), None),
+            (None, None),
+            (Some("https://other"), Some("tandem")),
+            (Some("https://idp"), Some("other")),
+        ] {
+            let token = minter.mint_claims(&claims(iss, aud, exp)).unwrap();
+            assert!(
+                matches!(v.verify(&token), Err(AuthError::Invalid(_))),
+                "iss {iss:?} aud {aud:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_signed_exp_is_handled_without_panic() {
+        let minter = TokenMinter::new(&Secret::new(SECRET));
+        for exp in [u64::MAX, MAX_EXP + 1, i64::MAX as u64] {
+            let token = minter.mint_claims(&claims(None, None, exp)).unwrap();
+            assert!(matches!(
+                verifier().verify(&token),
+                Err(AuthError::Invalid(_))
+            ));
+        }
+        let token = minter.mint_claims(&claims(None, None, MAX_EXP)).unwrap();
+        assert!(verifier().verify(&token).is_ok());
     }
 }

@@ -17,8 +17,13 @@ fn ttl_of(exp: u64) -> u32 {
     u32::try_from(exp.saturating_sub(now_secs()).max(1)).unwrap_or(u32::MAX)
 }
 
+/// When a token expiring at `exp` runs out, as an instant. Capped at ten
+/// years, so no signed value can overflow the clock.
 fn expires_at(exp: u64) -> Instant {
-    Instant::now() + Duration::from_secs(exp.saturating_sub(now_secs()))
+    const CAP: Duration = Duration::from_secs(10 * 365 * 86_400);
+    let left = Duration::from_secs(exp.saturating_sub(now_secs())).min(CAP);
+    let now = Instant::now();
+    now.checked_add(left).unwrap_or(now)
 }
 
 impl ClientState {

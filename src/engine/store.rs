@@ -172,8 +172,14 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn touch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, EngineError>;
 
     /// Deletes a session and everything in it, after publishing `farewell` on
-    /// its channel. Returns false when it did not exist.
+    /// its channel. Returns false when it did not exist. Works on a record
+    /// that cannot be decoded ([`EngineError::Corrupt`]) too.
     async fn delete(&self, id: Uuid, farewell: EventDraft) -> Result<bool, EngineError>;
+
+    /// The owner and the collaborators' user ids of a stored session, read
+    /// without decoding its record (so the owner of an undecodable one can
+    /// still delete it). `None` when it does not exist or the owner is unknown.
+    async fn members(&self, id: Uuid) -> Result<Option<(String, Vec<String>)>, EngineError>;
 
     /// Saves a mission that is not linked to a session.
     async fn put_mission(&self, mission: Mission) -> Result<(), EngineError>;

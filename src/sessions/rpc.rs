@@ -144,6 +144,12 @@ struct Revoke {
 }
 
 #[derive(Deserialize)]
+struct AssetRef {
+    session_id: Uuid,
+    asset_id: Uuid,
+}
+
+#[derive(Deserialize)]
 struct MissionRef {
     mission_id: Uuid,
 }
@@ -344,4 +350,9 @@ pub fn register(router: &mut RpcRouter, s: &SessionService) {
         s,
         |s, u, p: With<NewAsset>| async move { s.add_asset(&u, p.session_id, p.inner).await },
     );
+    add(router, "assets.remove", s, |s, u, p: AssetRef| async move {
+        s.remove_asset(&u, p.session_id, p.asset_id)
+            .await
+            .map(|()| serde_json::json!({ "removed": true }))
+    });
 }

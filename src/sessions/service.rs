@@ -16,7 +16,7 @@ use super::status;
 use super::validate;
 use crate::channels;
 use crate::engine::store::{Commit, CommitOutcome, EventDraft, SessionRecord};
-use crate::engine::{Engine, PublishRequest};
+use crate::engine::{Engine, EngineError, PublishRequest};
 use crate::protocol::reply::Publication;
 use crate::protocol::Json;
 
@@ -626,31 +626,54 @@ impl SessionService {
         if record.session.status != SessionStatus::Archived {
             return Ok(false);
         }
-        self.delete_record(&record, SYSTEM_ACTOR, at).await
+        let members = user_ids(&record.session.collaborators);
+        self.delete_members(id, &members, SYSTEM_ACTOR, at).await
     }
 
-    /// Deletes a session for good (owner only).
+    /// Deletes a session for good (owner only). A session whose stored
+    /// record cannot be decoded can still be deleted by its owner.
     pub async fn delete(&self, actor: &str, id: Uuid) -> Result<(), DomainError> {
-        let (record, role) = self.load_visible(actor, id).await?;
-        if role != Role::Owner {
-            return Err(DomainError::Forbidden(
-                "only the owner may delete a session",
-            ));
-        }
-        if !self.delete_record(&record, actor, Utc::now()).await? {
+        let members = match self.load_visible(actor, id).await {
+            Ok((record, role)) => {
+                if role != Role::Owner {
+                    return Err(DomainError::Forbidden(
+                        "only the owner may delete a session",
+                    ));
+                }
+                user_ids(&record.session.collaborators)
+            }
+            Err(DomainError::Engine(EngineError::Corrupt(why))) => {
+                let Some((owner, members)) = self.engine().members(id).await? else {
+                    return Err(DomainError::NotFound("session"));
+                };
+                if !members.iter().any(|m| m == actor) {
+                    return Err(DomainError::NotFound("session"));
+                }
+                if owner != actor {
+                    return Err(DomainError::Forbidden(
+                        "only the owner may delete a session",
+                    ));
+                }
+                tracing::warn!(session = %id, error = %why, "deleting a session that cannot be decoded");
+                members
+            }
+            Err(other) => return Err(other),
+        };
+        if !self.delete_members(id, &members, actor, Utc::now()).await? {
             return Err(DomainError::NotFound("session"));
         }
         Ok(())
     }
 
-    /// Deletes a loaded session: farewell event, notices, ends subscriptions.
-    async fn delete_record(
+    /// Deletes a session: farewell event, notices to `members`, ends their
+    /// subscriptions.
+    async fn delete_members(
         &self,
-        record: &SessionRecord,
+        id: Uuid,
+        members: &[String],
         actor: &str,
         at: Timestamp,
     ) -> Result<bool, DomainError> {
-        let id = record.session.id;
         let farewell = EventDraft {
             kind: "session.deleted".into(),
             actor: actor.to_owned(),
@@ -662,12 +685,12 @@ impl SessionService {
             return Ok(false);
         }
         let notice = json!({ "type": "session.removed", "session_id": id, "reason": "deleted" });
-        for c in &record.session.collaborators {
-            self.notify(&c.user_id, notice.clone()).await;
+        for user in members {
+            self.notify(user, notice.clone()).await;
         }
         let channel = channels::session(id);
-        for c in &record.session.collaborators {
-            if let Err(err) = self.engine().unsubscribe_user(&channel, &c.user_id).await {
+        for user in members {
+            if let Err(err) = self.engine().unsubscribe_user(&channel, user).await {
                 tracing::warn!(error = %err, "could not end subscriptions of a deleted session");
             }
         }
@@ -730,6 +753,10 @@ pub(super) fn applied<T>(outcome: Outcome<T>) -> Result<T, DomainError> {
         Outcome::Applied { value, .. } => Ok(value),
         Outcome::Replayed(_) => Err(DomainError::Contention),
     }
+}
+
+fn user_ids(collaborators: &[Collaborator]) -> Vec<String> {
+    collaborators.iter().map(|c| c.user_id.clone()).collect()
 }
 
 fn encode_cursor(at: Timestamp, id: Uuid) -> String {

@@ -280,6 +280,17 @@ impl SessionStore for MemoryEngine {
         Ok(self.inner.sessions.remove(id).is_some())
     }
 
+    async fn members(&self, id: Uuid) -> Result<Option<(String, Vec<String>)>, EngineError> {
+        Ok(self.inner.sessions.get(id).and_then(|entry| {
+            let e = lock(&entry);
+            (e.record.version > 0).then(|| {
+                let session = &e.record.session;
+                let users = session.collaborators.iter().map(|c| c.user_id.clone());
+                (session.owner.clone(), users.collect())
+            })
+        }))
+    }
+
     async fn put_mission(&self, mission: Mission) -> Result<(), EngineError> {
         self.inner.sessions.put_mission(mission);
         Ok(())

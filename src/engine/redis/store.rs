@@ -48,12 +48,16 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+fn corrupt(what: impl std::fmt::Display) -> EngineError {
+    EngineError::Corrupt(what.to_string())
+}
+
 /// A stored record with its last activity applied (touches do not rewrite the JSON).
 fn parse_record(json: &str, activity: Option<&str>) -> Result<SessionRecord, EngineError> {
-    let mut record: SessionRecord = serde_json::from_str(json).map_err(internal)?;
+    let mut record: SessionRecord = serde_json::from_str(json).map_err(corrupt)?;
     if let Some(at) = activity.filter(|a| !a.is_empty()) {
         let at = DateTime::parse_from_rfc3339(at)
-            .map_err(internal)?
+            .map_err(corrupt)?
             .with_timezone(&Utc);
         if at > record.session.last_activity_at {
             record.session.last_activity_at = at;
@@ -67,8 +71,8 @@ fn parse_message(member: &str) -> Result<ChatMessage, EngineError> {
     let json = member
         .split_once('|')
         .map(|(_, json)| json)
-        .ok_or_else(|| internal("malformed message entry"))?;
-    serde_json::from_str(json).map_err(internal)
+        .ok_or_else(|| corrupt("malformed message entry"))?;
+    serde_json::from_str(json).map_err(corrupt)
 }
 
 /// The commit script's reply.
@@ -227,7 +231,8 @@ impl SessionStore for RedisEngine {
                 expect_activity_at_most
                     .map(|at| millis(at).to_string())
                     .unwrap_or_default(),
-            );
+            )
+            .arg(&record.session.owner);
         for user in users.iter().chain(removed.iter()) {
             invocation.arg(user);
         }
@@ -322,7 +327,7 @@ impl SessionStore for RedisEngine {
         let entries: Vec<String> = run(invocation.invoke_async(&mut conn)).await?;
         let mut events = Vec::with_capacity(entries.len());
         for entry in entries {
-            let event: Event = serde_json::from_str(&entry).map_err(internal)?;
+            let event: Event = serde_json::from_str(&entry).map_err(corrupt)?;
             if event.offset >= from {
                 events.push(event);
             }
@@ -333,28 +338,36 @@ impl SessionStore for RedisEngine {
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError> {
         let mut conn = self.conn();
-        let ids: Vec<String> = run(::redis::cmd("SMEMBERS")
+        let members: Vec<String> = run(::redis::cmd("SMEMBERS")
             .arg(self.keys().user_sessions(user))
             .query_async(&mut conn))
         .await?;
+        let ids: Vec<Uuid> = members
+            .iter()
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = ::redis::pipe();
         for id in &ids {
-            let id = Uuid::parse_str(id).map_err(internal)?;
             pipe.cmd("HMGET")
-                .arg(self.keys().session(id).record)
+                .arg(self.keys().session(*id).record)
                 .arg("r")
                 .arg("t");
         }
         let rows: Vec<(Option<String>, Option<String>)> = run(pipe.query_async(&mut conn)).await?;
         let mut sessions = Vec::new();
-        for (json, activity) in rows {
-            if let Some(json) = json {
-                let record = parse_record(&json, activity.as_deref())?;
-                if record.session.role_of(user).is_some() {
-                    sessions.push(record.session);
+        for (id, (json, activity)) in ids.iter().zip(rows) {
+            let Some(json) = json else { continue };
+            match parse_record(&json, activity.as_deref()) {
+                Ok(record) if record.session.role_of(user).is_some() => {
+                    sessions.push(record.session)
+                }
+                Ok(_) => {}
+                // One undecodable record must not hide the user's other sessions.
+                Err(err) => {
+                    tracing::error!(session = %id, error = %err, "skipping a session that cannot be decoded")
                 }
             }
         }
@@ -381,15 +394,33 @@ impl SessionStore for RedisEngine {
         let keys = self.keys().session(id);
         let rest = rest_without_offset(&farewell.at_offset(0))?;
         for _ in 0..DELETE_ATTEMPTS {
-            let (json, activity, version) = self.record_fields(&keys).await?;
-            let (Some(json), Some(version)) = (json, version) else {
+            // Read without decoding the record, so an undecodable one can go too.
+            let mut conn = self.conn();
+            let (version, mission, json): (Option<String>, Option<String>, Option<String>) =
+                run(::redis::cmd("HMGET")
+                    .arg(&keys.record)
+                    .arg("v")
+                    .arg("m")
+                    .arg("r")
+                    .query_async(&mut conn))
+                .await?;
+            let Some(version) = version else {
                 return Ok(false);
             };
-            let record = parse_record(&json, activity.as_deref())?;
-            let mut conn = self.conn();
+            // Records written before the `m` field: the mission id from the record.
+            let mission = mission.unwrap_or_else(|| {
+                json.and_then(|j| parse_record(&j, None).ok())
+                    .and_then(|r| r.mission)
+                    .map(|m| m.id.to_string())
+                    .unwrap_or_default()
+            });
+            let users: Vec<String> = run(::redis::cmd("SMEMBERS")
+                .arg(&keys.users)
+                .query_async(&mut conn))
+            .await?;
             let mut invocation = self.session_script(&self.inner.scripts.delete, &keys);
-            for c in &record.session.collaborators {
-                invocation.key(self.keys().user_sessions(&c.user_id));
+            for user in &users {
+                invocation.key(self.keys().user_sessions(user));
             }
             invocation
                 .arg(version)
@@ -399,13 +430,7 @@ impl SessionStore for RedisEngine {
                 .arg(&keys.channel.fanout)
                 .arg(json_string(&crate::channels::session(id))?)
                 .arg(id.to_string())
-                .arg(
-                    record
-                        .mission
-                        .as_ref()
-                        .map(|m| m.id.to_string())
-                        .unwrap_or_default(),
-                )
+                .arg(mission)
                 .arg(&rest);
             let outcome: i64 = run(invocation.invoke_async(&mut conn)).await?;
             match outcome {
@@ -417,6 +442,31 @@ impl SessionStore for RedisEngine {
         Err(EngineError::Unavailable(
             "session kept changing while being deleted".into(),
         ))
+    }
+
+    async fn members(&self, id: Uuid) -> Result<Option<(String, Vec<String>)>, EngineError> {
+        let keys = self.keys().session(id);
+        let mut conn = self.conn();
+        let (owner, json): (Option<String>, Option<String>) = run(::redis::cmd("HMGET")
+            .arg(&keys.record)
+            .arg("o")
+            .arg("r")
+            .query_async(&mut conn))
+        .await?;
+        // Records written before the `o` field: the owner from the record.
+        let owner = match (owner, json) {
+            (Some(owner), _) => owner,
+            (None, Some(json)) => match parse_record(&json, None) {
+                Ok(record) => record.session.owner,
+                Err(_) => return Ok(None),
+            },
+            (None, None) => return Ok(None),
+        };
+        let users: Vec<String> = run(::redis::cmd("SMEMBERS")
+            .arg(&keys.users)
+            .query_async(&mut conn))
+        .await?;
+        Ok(Some((owner, users)))
     }
 
     async fn put_mission(&self, mission: Mission) -> Result<(), EngineError> {

@@ -14,7 +14,9 @@
 --       16 #collaborators, 17 #removed users, 18 last activity as RFC 3339
 --       (exact; field `a` keeps it in ms for comparisons), 19 status,
 --       20 updated_at ms, 21 guard: refuse when the stored activity (ms) is
---       later than this ('' = no guard), then the collaborators, the
+--       later than this ('' = no guard), 22 owner (kept in field `o`, so
+--       an undecodable record can still be deleted by its owner), then the
+--       collaborators, the
 --       removed users, each event's JSON rest (without offset, after '{'),
 --       and per message: mode ('z' gets the first event's offset, rest
 --       follows; 'k' keeps offset), offset, JSON.
@@ -40,7 +42,7 @@ tandem_keep_meta(meta, '0')
 local n_events, n_messages = tonumber(ARGV[14]), tonumber(ARGV[15])
 local n_users, n_removed = tonumber(ARGV[16]), tonumber(ARGV[17])
 local sid = ARGV[12]
-local i = 22
+local i = 23
 local collaborators = {}
 for j = 1, n_users do
   collaborators[j] = ARGV[i]
@@ -73,7 +75,7 @@ for _ = 1, n_messages do
   local seq = redis.call('HINCRBY', record, 'q', 1)
   redis.call('ZADD', messages, offset, string.format('%012d', seq) .. '|' .. body)
 end
-redis.call('HSET', record, 'r', ARGV[2], 'v', string.format('%d', stored + 1))
+redis.call('HSET', record, 'r', ARGV[2], 'v', string.format('%d', stored + 1), 'o', ARGV[22], 'm', ARGV[13])
 local previous_at = tonumber(redis.call('HGET', record, 'a') or '0')
 if tonumber(ARGV[3]) > previous_at then
   redis.call('HSET', record, 'a', ARGV[3], 't', ARGV[18])
