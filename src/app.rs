@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -19,6 +20,7 @@ use crate::config::{EngineKind, Settings};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::redis::RedisEngine;
 use crate::engine::Engine;
+use crate::http::{self, HttpLimits};
 use crate::hub::Hub;
 use crate::node::{ClientLimits, Node, NodeParts};
 use crate::protocol::Codec;
@@ -52,6 +54,8 @@ pub struct App {
     state: AppState,
     settings: Settings,
     sweeper: Sweeper,
+    /// Most open client connections (`TANDEM_MAX_CONNECTIONS`, resolved).
+    max_connections: usize,
 }
 
 impl App {
@@ -123,7 +127,9 @@ impl App {
             read_buffer: config.ws_read_buffer,
             minter,
         };
-        let router = router(state.clone(), &config.frontend_dir);
+        let router = router(state.clone(), config);
+        let max_connections =
+            http::connection_cap(config.max_connections, http::raise_open_file_limit());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("TANDEM_LISTEN: cannot listen on {}", config.listen))?;
@@ -133,6 +139,7 @@ impl App {
             state,
             settings,
             sweeper,
+            max_connections,
         })
     }
 
@@ -159,23 +166,28 @@ impl App {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let shutdown = self.state.shutdown.clone();
-        let token = shutdown.token();
-        let stop = token.clone();
-        // Real-time pushes are small: send them at once instead of waiting for
-        // the peer's acknowledgement (Nagle).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %err, "could not set TCP_NODELAY");
-            }
-        });
-        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
+        let stop = shutdown.token();
+        let watch = stop.clone();
+        tokio::spawn(async move {
             tokio::select! {
-                _ = signal => {},
-                _ = stop.cancelled() => {},
+                _ = signal => watch.cancel(),
+                _ = watch.cancelled() => {},
             }
-            stop.cancel();
         });
-        let served = server.await;
+        let config = &self.settings.config;
+        let limits = HttpLimits {
+            header_timeout: config.http_header_timeout,
+            max_connections: self.max_connections,
+        };
+        http::serve(
+            self.listener,
+            self.router,
+            limits,
+            stop,
+            shutdown.tracker(),
+            config.shutdown_timeout,
+        )
+        .await;
         shutdown.begin();
         tracing::info!(
             clients = self.state.node.hub().client_count(),
@@ -183,24 +195,50 @@ impl App {
         );
         let tracker = shutdown.tracker();
         tracker.close();
-        let timeout = self.settings.config.shutdown_timeout;
+        let timeout = config.shutdown_timeout;
         if tokio::time::timeout(timeout, tracker.wait()).await.is_err() {
             tracing::warn!(?timeout, "some connections did not finish in time");
         }
-        served.context("http server failed")
+        Ok(())
     }
 }
 
-fn router(state: AppState, frontend_dir: &std::path::Path) -> Router {
+fn router(state: AppState, config: &crate::config::Config) -> Router {
+    let body_limits = api::BodyLimits {
+        body: config.max_body_bytes,
+        import: config.max_import_bytes,
+    };
     let mut router = Router::new()
         .route("/connection/websocket", get(ws::upgrade::handler))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .merge(api::routes());
+        .merge(api::routes(body_limits));
     if state.minter.is_some() {
         router = router.route("/api/dev/token", post(api::dev::token));
     }
     // Last: the frontend answers only what no route above matched.
-    let router = web::mount(router, frontend_dir);
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    let router = web::mount(router, &config.frontend_dir)
+        .method_not_allowed_fallback(api::error::method_not_allowed);
+    router
+        .layer(middleware::from_fn_with_state(
+            config.http_body_timeout,
+            api::timeout::limit,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+/// The span of one request: method and path, never the query string (it may
+/// carry a token).
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        route,
+    )
 }

@@ -25,6 +25,7 @@ pub mod channels;
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod http;
 pub mod hub;
 pub mod node;
 pub mod ops;

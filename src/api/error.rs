@@ -80,6 +80,12 @@ pub enum ApiError {
     /// No such API route (404).
     #[error("no such API endpoint")]
     NoRoute,
+    /// The route exists but not with this method (405).
+    #[error("this endpoint does not accept this method")]
+    MethodNotAllowed,
+    /// The request (its body included) took longer than `TANDEM_HTTP_BODY_TIMEOUT` (408).
+    #[error("the request took too long to arrive (TANDEM_HTTP_BODY_TIMEOUT)")]
+    Timeout,
 }
 
 fn auth_message(failure: AuthFailure) -> &'static str {
@@ -142,6 +148,8 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -163,6 +171,8 @@ impl ApiError {
             ApiError::Query(_) => "invalid_query",
             ApiError::Header { .. } => "invalid_header",
             ApiError::NoRoute => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Timeout => "request_timeout",
         }
     }
 
@@ -222,6 +232,11 @@ impl IntoResponse for ApiError {
 /// Answers unknown `/api/...` paths with the JSON error shape.
 pub async fn no_route() -> ApiError {
     ApiError::NoRoute
+}
+
+/// Answers a known path asked with another method, with the JSON error shape.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 #[cfg(test)]

@@ -31,28 +31,42 @@ pub mod lifecycle;
 pub mod missions;
 pub mod openapi;
 pub mod sessions;
+pub mod timeout;
 pub mod transfer;
 
 pub use error::ApiError;
 pub use extract::{ApiJson, AuthUser};
 
-/// Largest request body of the REST API (413 above).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Body size limits of the REST API (`TANDEM_MAX_BODY_BYTES`,
+/// `TANDEM_MAX_IMPORT_BYTES`; 413 above).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Every endpoint but import.
+    pub body: usize,
+    /// `POST /api/sessions/import` (a whole export document).
+    pub import: usize,
+}
 
-/// Largest body of `POST /api/sessions/import` (a whole export document).
-pub const MAX_IMPORT_BODY_BYTES: usize = 16 * 1024 * 1024;
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            body: 1024 * 1024,
+            import: 16 * 1024 * 1024,
+        }
+    }
+}
 
 /// The REST routes, merged into the app's router.
-pub fn routes() -> Router<AppState> {
-    let (router, _) = api_router().split_for_parts();
+pub fn routes(limits: BodyLimits) -> Router<AppState> {
+    let (router, _) = api_router(limits).split_for_parts();
     router
 }
 
 /// The routes together with their OpenAPI description.
-pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+pub(crate) fn api_router(limits: BodyLimits) -> OpenApiRouter<AppState> {
     let import = OpenApiRouter::new()
         .routes(routes!(transfer::import))
-        .layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES));
+        .layer(DefaultBodyLimit::max(limits.import));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(sessions::create, sessions::list))
         .routes(routes!(sessions::active))
@@ -78,7 +92,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(transfer::export))
         .routes(routes!(transfer::fork))
         .routes(routes!(transfer::stats))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(limits.body))
         .merge(import)
         .routes(routes!(openapi::openapi_json))
         .route("/api/{*rest}", any(error::no_route))

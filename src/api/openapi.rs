@@ -65,7 +65,7 @@ impl Modify for BearerAuth {
 pub fn document() -> &'static OpenApi {
     static DOC: OnceLock<OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
-        let (_, mut doc) = super::api_router().split_for_parts();
+        let (_, mut doc) = super::api_router(super::BodyLimits::default()).split_for_parts();
         add_common_responses(&mut doc);
         doc
     })

@@ -40,6 +40,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("PATCH", "/api/sessions/{id}/mission"),
     ("GET", "/api/sessions/{id}/assets"),
     ("POST", "/api/sessions/{id}/assets"),
+    ("DELETE", "/api/sessions/{id}/assets/{asset_id}"),
     ("GET", "/api/sessions/{id}/events"),
     ("GET", "/api/sessions/{id}/export"),
     ("POST", "/api/sessions/import"),
@@ -70,6 +71,8 @@ fn fill(template: &str, session: &str, mission: &str, user: &str) -> String {
         .replace("{id}", id)
         .replace("{mission_id}", mission)
         .replace("{user_id}", user)
+        // No such asset: the session decides (404 for strangers, 404 asset otherwise).
+        .replace("{asset_id}", "01a2380f-0000-7000-8000-000000000000")
 }
 
 /// A valid body for the endpoint (`None` for those without one).

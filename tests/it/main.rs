@@ -6,6 +6,7 @@
 mod api_rest;
 mod engine_contract;
 mod helpers;
+mod http_limits;
 mod redis_durability;
 mod redis_e2e;
 mod redis_failure;
