@@ -63,7 +63,11 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let config = &settings.config;
         let shutdown = Shutdown::new();
-        let hub = Hub::new(Codec::Json, config.max_queue);
+        let hub = Hub::new(
+            Codec::Json,
+            config.max_queue,
+            config.max_connections_per_user,
+        );
         let engine: Arc<dyn Engine> = match config.engine {
             EngineKind::Memory => {
                 let memory = MemoryEngine::new(settings.engine(), Arc::new(hub.clone()));

@@ -8,13 +8,9 @@
 //! - `user:<id>`: only that user; history and recovery on; no client publishes.
 //! - anything else: permission denied.
 
-use uuid::Uuid;
-
+use crate::channels::{self, Channel, ChannelError};
 use crate::protocol::ProtocolError;
 use crate::sessions::SessionService;
-
-/// Longest channel name accepted.
-pub const MAX_CHANNEL_LEN: usize = 255;
 
 /// What a client wants to do on a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,23 +37,10 @@ pub struct ChannelOptions {
     pub join_leave: bool,
 }
 
-/// The channel namespaces Tandem knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Namespace<'a> {
-    Session(&'a str),
-    User(&'a str),
-}
-
-fn parse(channel: &str) -> Result<Namespace<'_>, ProtocolError> {
-    if channel.is_empty() || channel.len() > MAX_CHANNEL_LEN {
-        return Err(ProtocolError::bad_request(format!(
-            "channel name must be 1 to {MAX_CHANNEL_LEN} bytes"
-        )));
-    }
-    match channel.split_once(':') {
-        Some(("session", id)) if !id.is_empty() => Ok(Namespace::Session(id)),
-        Some(("user", id)) if !id.is_empty() => Ok(Namespace::User(id)),
-        _ => Err(ProtocolError::permission_denied()),
+fn refusal(error: ChannelError) -> ProtocolError {
+    match error {
+        ChannelError::Unknown => ProtocolError::permission_denied(),
+        other => ProtocolError::bad_request(other.to_string()),
     }
 }
 
@@ -80,12 +63,11 @@ impl Policy {
         channel: &str,
         action: Action,
     ) -> Result<ChannelOptions, ProtocolError> {
-        match parse(channel)? {
-            Namespace::Session(id) => {
+        match channels::parse(channel).map_err(refusal)? {
+            Channel::Session(id) => {
                 if action == Action::Publish {
                     return Err(ProtocolError::permission_denied());
                 }
-                let id = Uuid::try_parse(id).map_err(|_| ProtocolError::permission_denied())?;
                 match self.sessions.role_of(user, id).await {
                     Ok(Some(_)) => Ok(ChannelOptions {
                         history: true,
@@ -96,7 +78,7 @@ impl Policy {
                     Err(err) => Err(crate::sessions::rpc::protocol_error(err)),
                 }
             }
-            Namespace::User(owner) => {
+            Channel::User(owner) => {
                 if owner != user || action == Action::Publish {
                     return Err(ProtocolError::permission_denied());
                 }
@@ -204,5 +186,8 @@ mod tests {
                 .code,
             107
         );
+        let upper = channel.to_uppercase().replacen("SESSION", "session", 1);
+        let refused = p.authorize("alice", &upper, Action::Subscribe).await;
+        assert_eq!(refused.unwrap_err().code, 107, "another spelling of the id");
     }
 }

@@ -52,7 +52,10 @@ impl ClientState {
             chan_info: None,
         };
         let handle = ClientHandle::new(info, self.outbox.clone());
-        self.node.hub().add_client(handle.clone());
+        if let Err(err) = self.node.hub().add_client(handle.clone()) {
+            tracing::info!(error = %err, "connect refused");
+            return Err(Disconnect::CONNECTION_LIMIT.into());
+        }
         tracing::Span::current().record("user", claims.sub.as_str());
         tracing::debug!(sdk = %req.name, sdk_version = %req.version, "connected");
         self.connected = Some(Connected {

@@ -9,7 +9,7 @@
 pub mod client;
 pub mod subscriber;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,8 +33,20 @@ struct HubInner {
     /// Publications a pending subscriber may buffer.
     buffer_limit: usize,
     clients: DashMap<String, ClientHandle>,
+    /// user id → ids of that user's connections on this node.
+    users: DashMap<String, HashSet<String>>,
+    /// Most connections per user on this node (0 = no limit).
+    max_per_user: usize,
     /// channel → client id → subscriber.
     channels: DashMap<String, HashMap<String, Arc<Subscriber>>>,
+}
+
+/// A user already holds the most connections allowed on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a user may hold {limit} connections on one node (TANDEM_MAX_CONNECTIONS_PER_USER)")]
+pub struct TooManyConnections {
+    /// The limit.
+    pub limit: usize,
 }
 
 /// Result of adding a subscriber.
@@ -46,26 +58,65 @@ pub struct Added {
 }
 
 impl Hub {
-    /// An empty hub; pending subscribers may buffer `buffer_limit` publications.
-    pub fn new(codec: Codec, buffer_limit: usize) -> Self {
+    /// An empty hub; pending subscribers may buffer `buffer_limit`
+    /// publications; a user may hold `max_per_user` connections (0 = any).
+    pub fn new(codec: Codec, buffer_limit: usize, max_per_user: usize) -> Self {
         Self {
             inner: Arc::new(HubInner {
                 codec,
                 buffer_limit,
                 clients: DashMap::new(),
+                users: DashMap::new(),
+                max_per_user,
                 channels: DashMap::new(),
             }),
         }
     }
 
-    /// Registers a connected client.
-    pub fn add_client(&self, client: ClientHandle) {
+    /// Registers a connected client, unless its user already holds as many
+    /// connections on this node as allowed.
+    pub fn add_client(&self, client: ClientHandle) -> Result<(), TooManyConnections> {
+        {
+            let mut ids = self
+                .inner
+                .users
+                .entry(client.user().to_owned())
+                .or_default();
+            if self.inner.max_per_user > 0 && ids.len() >= self.inner.max_per_user {
+                return Err(TooManyConnections {
+                    limit: self.inner.max_per_user,
+                });
+            }
+            ids.insert(client.id().to_owned());
+        }
         self.inner.clients.insert(client.id().to_owned(), client);
+        Ok(())
     }
 
     /// Forgets a client (its subscriptions are removed separately).
     pub fn remove_client(&self, client_id: &str) {
-        self.inner.clients.remove(client_id);
+        let Some((_, client)) = self.inner.clients.remove(client_id) else {
+            return;
+        };
+        if let Some(mut ids) = self.inner.users.get_mut(client.user()) {
+            ids.remove(client_id);
+        }
+        self.inner
+            .users
+            .remove_if(client.user(), |_, ids| ids.is_empty());
+    }
+
+    /// The connections of `user` on this node.
+    pub fn clients_of(&self, user: &str) -> Vec<ClientHandle> {
+        let ids: Vec<String> = self
+            .inner
+            .users
+            .get(user)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default();
+        ids.iter()
+            .filter_map(|id| self.inner.clients.get(id).map(|c| c.clone()))
+            .collect()
     }
 
     /// Adds a pending subscriber, or `None` if the client is already subscribed.
@@ -236,7 +287,7 @@ mod tests {
 
     #[test]
     fn insufficient_state_unsubscribes_with_2500_and_stops_deliveries() {
-        let hub = Hub::new(Codec::Json, 16);
+        let hub = Hub::new(Codec::Json, 16, 0);
         let (outbox, mut rx, mut control) = Outbox::new(16);
         let info = ClientInfo {
             user: "alice".into(),
@@ -245,7 +296,7 @@ mod tests {
             chan_info: None,
         };
         let client = ClientHandle::new(info, outbox);
-        hub.add_client(client.clone());
+        hub.add_client(client.clone()).unwrap();
         let added = hub.add_subscriber("user:alice", &client, false).unwrap();
         added.subscriber.activate(|_| Ok((Vec::new(), 0)));
         hub.publication("user:alice", &publication(1));
@@ -262,5 +313,46 @@ mod tests {
         // Nothing after the gap reaches the client before it recovers.
         hub.publication("user:alice", &publication(3));
         assert!(rx.try_recv().is_err());
+    }
+}
+
+#[cfg(test)]
+mod user_index_tests {
+    use super::*;
+
+    fn client(id: &str, user: &str) -> ClientHandle {
+        let (outbox, _rx, _control) = Outbox::new(4);
+        let info = ClientInfo {
+            user: user.into(),
+            client: id.into(),
+            conn_info: None,
+            chan_info: None,
+        };
+        ClientHandle::new(info, outbox)
+    }
+
+    #[test]
+    fn connections_are_indexed_and_limited_per_user() {
+        let hub = Hub::new(Codec::Json, 4, 2);
+        hub.add_client(client("c1", "alice")).unwrap();
+        hub.add_client(client("c2", "alice")).unwrap();
+        hub.add_client(client("c3", "bob")).unwrap();
+        assert_eq!(
+            hub.add_client(client("c4", "alice")),
+            Err(TooManyConnections { limit: 2 })
+        );
+        let mut ids: Vec<String> = hub
+            .clients_of("alice")
+            .iter()
+            .map(|c| c.id().to_owned())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, vec!["c1", "c2"]);
+        hub.remove_client("c1");
+        hub.add_client(client("c4", "alice")).unwrap();
+        hub.remove_client("c2");
+        hub.remove_client("c4");
+        assert!(hub.clients_of("alice").is_empty());
+        assert_eq!(hub.client_count(), 1);
     }
 }

@@ -155,6 +155,11 @@ impl Disconnect {
         code: 3503,
         reason: "force disconnect",
     };
+    /// 3504: the user already holds as many connections as allowed.
+    pub const CONNECTION_LIMIT: Disconnect = Disconnect {
+        code: 3504,
+        reason: "connection limit",
+    };
     /// 3507: the user may not connect.
     pub const PERMISSION_DENIED: Disconnect = Disconnect {
         code: 3507,
@@ -164,6 +169,17 @@ impl Disconnect {
     pub const NOT_AVAILABLE: Disconnect = Disconnect {
         code: 3508,
         reason: "not available",
+    };
+    /// 1002: the peer broke the WebSocket protocol (RFC 6455: reserved bits,
+    /// unmasked client frames, bad opcodes, fragmented control frames…).
+    pub const PROTOCOL_ERROR: Disconnect = Disconnect {
+        code: 1002,
+        reason: "protocol error",
+    };
+    /// 1007: a text frame was not valid UTF-8 (RFC 6455 "invalid frame payload data").
+    pub const INVALID_PAYLOAD: Disconnect = Disconnect {
+        code: 1007,
+        reason: "invalid payload data",
     };
     /// 1009: a frame was larger than the configured limit (WebSocket "message too big").
     pub const MESSAGE_TOO_BIG: Disconnect = Disconnect {

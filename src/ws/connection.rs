@@ -78,17 +78,20 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
     .await;
 }
 
-/// A read error: an oversized frame gets 1009, anything else just ends the connection.
+/// A read error: an oversized frame gets 1009, invalid UTF-8 1007, any other
+/// RFC 6455 violation 1002; a connection that just broke gets nothing.
 fn read_error(err: axum::Error) -> Option<Disconnect> {
+    use tokio_tungstenite::tungstenite::Error;
     let inner = err.into_inner();
-    match inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-        Some(tokio_tungstenite::tungstenite::Error::Capacity(cap)) => {
-            tracing::info!(error = %cap, "frame above the limit");
-            Some(Disconnect::MESSAGE_TOO_BIG)
-        }
+    let disconnect = match inner.downcast_ref::<Error>() {
+        Some(Error::Capacity(_)) => Disconnect::MESSAGE_TOO_BIG,
+        Some(Error::Utf8(_)) => Disconnect::INVALID_PAYLOAD,
+        Some(Error::Protocol(_)) => Disconnect::PROTOCOL_ERROR,
         _ => {
             tracing::debug!(error = %inner, "read failed");
-            None
+            return None;
         }
-    }
+    };
+    tracing::info!(error = %inner, code = disconnect.code, "closing a connection that broke the protocol");
+    Some(disconnect)
 }

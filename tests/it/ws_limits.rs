@@ -185,3 +185,30 @@ async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
         "the slow client missed the tail"
     );
 }
+
+#[tokio::test]
+async fn a_user_holds_at_most_the_configured_connections() {
+    let app = spawn_app(&["--max-connections-per-user", "2"]).await;
+    let first = app.connect("alice").await;
+    let _second = app.connect("alice").await;
+    let _bob = app.connect("bob").await;
+    let mut third = app.open().await;
+    third
+        .send_command("connect", serde_json::json!({"token": app.token("alice")}))
+        .await;
+    let (code, reason) = third.expect_close().await;
+    assert_eq!((code, reason.as_str()), (3504, "connection limit"));
+    // The slot frees once the first connection has gone.
+    drop(first);
+    let hub = app.node.hub().clone();
+    let freed = async {
+        while hub.clients_of("alice").len() >= 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), freed)
+        .await
+        .expect("the closed connection leaves the user index");
+    let mut again = app.connect("alice").await;
+    again.rpc_ok("server.info", serde_json::json!({})).await;
+}

@@ -10,7 +10,7 @@
 
 use uuid::Uuid;
 
-use crate::channels::SESSION_PREFIX;
+use crate::channels::{self, Channel};
 
 /// Checks a key prefix: non-empty, short, and free of hash-tag braces and spaces.
 pub fn validate_prefix(prefix: &str) -> Result<(), String> {
@@ -78,19 +78,11 @@ impl Keys {
         }
     }
 
-    /// The session id of a session channel.
-    fn session_of(channel: &str) -> Option<Uuid> {
-        channel
-            .strip_prefix(SESSION_PREFIX)
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .filter(|id| crate::channels::session(*id) == channel)
-    }
-
     /// Keys of any channel.
     pub fn channel(&self, channel: &str) -> ChannelKeys {
-        match Self::session_of(channel) {
-            Some(id) => self.session_channel(id),
-            None => {
+        match channels::parse(channel) {
+            Ok(Channel::Session(id)) => self.session_channel(id),
+            _ => {
                 let base = format!("{}:{{{channel}}}:ch", self.prefix);
                 ChannelKeys {
                     stream: format!("{base}:stream"),
