@@ -30,6 +30,10 @@ use crate::shutdown::Shutdown;
 use crate::sweeper::Sweeper;
 use crate::{api, ops, web, ws};
 
+/// How long a node waits at start for its engine to be ready before it
+/// accepts clients anyway (and reports not ready).
+const STARTUP_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What HTTP handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -83,8 +87,13 @@ impl App {
                 shutdown
                     .tracker()
                     .spawn(redis.clone().run(shutdown.token()));
-                if let Err(err) = redis.ping().await {
-                    tracing::warn!(error = %err, "Redis is not reachable yet; the node reports not ready until it is");
+                // Clients are accepted once the pub/sub connection is up
+                // (bounded: a Redis that is down does not keep the node from
+                // starting; it reports not ready until Redis answers).
+                if !redis.wait_ready(STARTUP_READY_WAIT).await {
+                    tracing::warn!(
+                        "Redis is not reachable yet; the node reports not ready until it is"
+                    );
                 }
                 Arc::new(redis)
             }
@@ -109,6 +118,7 @@ impl App {
             connect_timeout: config.connect_timeout,
             expiry_grace: config.expiry_grace,
             presence_refresh: config.presence_ttl / 3,
+            subscribe_timeout: config.subscribe_timeout,
         };
         let node = Node::new(NodeParts {
             id: node_id,

@@ -34,6 +34,8 @@ pub struct ClientLimits {
     pub expiry_grace: std::time::Duration,
     /// Presence refresh interval (a third of the presence TTL).
     pub presence_refresh: std::time::Duration,
+    /// Longest a subscribe may take before it fails with a temporary error.
+    pub subscribe_timeout: std::time::Duration,
 }
 
 /// What a node is made of.

@@ -83,6 +83,8 @@ struct Connected {
 /// A subscribed channel.
 struct Subscription {
     options: ChannelOptions,
+    /// Whether the engine counted this subscriber (to undo exactly once).
+    engine: bool,
 }
 
 /// The state of one connection.

@@ -50,10 +50,24 @@ impl ClientState {
         else {
             return Err(ProtocolError::already_subscribed().into());
         };
-        self.subscriptions
-            .insert(channel.clone(), Subscription { options });
+        self.subscriptions.insert(
+            channel.clone(),
+            Subscription {
+                options,
+                engine: false,
+            },
+        );
 
-        match self.prepare(&channel, &req, options, added.first).await {
+        let limit = self.node.limits().subscribe_timeout;
+        let prepared =
+            match tokio::time::timeout(limit, self.prepare(&channel, &req, options)).await {
+                Ok(prepared) => prepared,
+                Err(_) => {
+                    tracing::warn!(channel = %channel, ?limit, "subscribe timed out");
+                    Err(Failure::Reply(ProtocolError::internal()))
+                }
+            };
+        match prepared {
             Ok(recovery) => {
                 let codec = self.codec;
                 added.subscriber.activate(|buffered| {
@@ -101,18 +115,20 @@ impl ClientState {
         }
     }
 
-    /// Engine work of a subscribe, done while the subscriber is pending.
+    /// Engine work of a subscribe, done while the subscriber is pending:
+    /// the node's feed of the channel, presence, the history read.
     async fn prepare(
-        &self,
+        &mut self,
         channel: &str,
         req: &SubscribeRequest,
         options: ChannelOptions,
-        first: bool,
     ) -> Result<Option<Recovery>, Failure> {
         let engine = self.node.engine();
-        if first {
-            engine.subscribe(channel).await?;
+        engine.subscribe(channel).await?;
+        if let Some(subscription) = self.subscriptions.get_mut(channel) {
+            subscription.engine = true;
         }
+        let engine = self.node.engine();
         if options.presence {
             if let Some(connected) = &self.connected {
                 engine
@@ -209,7 +225,7 @@ impl ClientState {
             return;
         };
         let handle = connected.handle.clone();
-        let last = self.node.hub().remove_subscriber(channel, handle.id());
+        self.node.hub().remove_subscriber(channel, handle.id());
         let engine = self.node.engine();
         if subscription.options.presence {
             if let Err(err) = engine.remove_presence(channel, handle.id()).await {
@@ -221,7 +237,7 @@ impl ClientState {
                 tracing::warn!(channel = %channel, error = %err, "leave not announced");
             }
         }
-        if last {
+        if subscription.engine {
             if let Err(err) = engine.unsubscribe(channel).await {
                 tracing::warn!(channel = %channel, error = %err, "engine unsubscribe failed");
             }

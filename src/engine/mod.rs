@@ -144,11 +144,16 @@ pub trait Engine: store::SessionStore + Send + Sync + 'static {
     /// Ends every subscription of `user` to `channel`, on every node (access revoked).
     async fn unsubscribe_user(&self, channel: &str, user: &str) -> Result<(), EngineError>;
 
-    /// Starts delivering the channel's feed to this node (called when the first
-    /// local subscriber arrives). Must have taken effect when it returns.
+    /// Counts one more local subscriber of `channel` and makes sure the
+    /// channel's feed reaches this node: when it returns `Ok`, every later
+    /// publication is delivered through [`EngineEvents::publication`].
+    /// Called once per local subscriber; concurrent calls for other channels
+    /// never wait for this one. Cancel-safe: a call dropped before it returns
+    /// counts nothing.
     async fn subscribe(&self, channel: &str) -> Result<(), EngineError>;
 
-    /// Stops delivering the channel's feed to this node.
+    /// Undoes one successful [`Engine::subscribe`]; after the last one the
+    /// node stops receiving the channel's feed.
     async fn unsubscribe(&self, channel: &str) -> Result<(), EngineError>;
 
     /// Reads a channel's history; creates the stream's epoch if it has none yet.

@@ -20,7 +20,7 @@ use crate::protocol::push::{Push, PushBody, PushEnvelope};
 use crate::protocol::reply::{ClientInfo, Publication};
 use crate::protocol::Codec;
 pub use client::{ClientHandle, Control, Outbox};
-pub use subscriber::Subscriber;
+pub use subscriber::{Delivery, Subscriber};
 
 /// The node's registry of connections and subscriptions. Cheap to clone.
 #[derive(Clone)]
@@ -233,7 +233,18 @@ impl EngineEvents for Hub {
             return;
         };
         for sub in &subscribers {
-            sub.deliver(publication, &push);
+            if sub.deliver(publication, &push) == Delivery::Gap {
+                tracing::warn!(
+                    channel,
+                    offset = publication.offset,
+                    "a subscriber missed publications; it recovers"
+                );
+                sub.client().outbox().control(Control::Unsubscribe {
+                    channel: channel.to_owned(),
+                    code: crate::protocol::codes::unsubscribe::INSUFFICIENT_STATE,
+                    reason: "insufficient state",
+                });
+            }
         }
     }
 

@@ -25,6 +25,17 @@ enum State {
     },
 }
 
+/// What became of one publication for one subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued (or buffered while pending).
+    Queued,
+    /// Not for this subscriber (already had it, or it is being replaced).
+    Skipped,
+    /// It skips offsets this subscriber never got: it must recover.
+    Gap,
+}
+
 /// A client subscribed to a channel.
 pub struct Subscriber {
     client: ClientHandle,
@@ -71,23 +82,31 @@ impl Subscriber {
         self.stale.store(true, Ordering::Release);
     }
 
-    /// Delivers a publication whose push is already encoded.
-    pub(super) fn deliver(&self, publication: &Publication, push: &Bytes) {
+    /// Delivers a publication whose push is already encoded. Returns
+    /// [`Delivery::Gap`] (and delivers nothing more) when the publication is
+    /// not the next one this subscriber needs: it must resubscribe and recover.
+    pub(super) fn deliver(&self, publication: &Publication, push: &Bytes) -> Delivery {
         if self.stale.load(Ordering::Acquire) {
-            return;
+            return Delivery::Skipped;
         }
         let mut state = self.lock();
         match &mut *state {
             State::Live { last } => {
-                // With a remote engine a live publication can arrive after the
-                // history read already handed it over: never give it twice.
                 if publication.offset != 0 {
+                    // With a remote engine a live publication can arrive after the
+                    // history read already handed it over: never give it twice.
                     if publication.offset <= *last {
-                        return;
+                        return Delivery::Skipped;
+                    }
+                    // Never jump over a publication the client has not had.
+                    if publication.offset > *last + 1 {
+                        self.mark_stale();
+                        return Delivery::Gap;
                     }
                     *last = publication.offset;
                 }
                 self.client.outbox().enqueue(push.clone());
+                Delivery::Queued
             }
             State::Pending(buffer) => {
                 if buffer.len() >= self.buffer_limit {
@@ -95,6 +114,7 @@ impl Subscriber {
                 } else {
                     buffer.push(publication.clone());
                 }
+                Delivery::Queued
             }
         }
     }
@@ -246,6 +266,35 @@ mod tests {
             got,
             vec![Bytes::from_static(b"reply"), Bytes::from_static(b"99")]
         );
+    }
+
+    #[test]
+    fn a_live_publication_past_a_hole_is_a_gap_and_stops_deliveries() {
+        use crate::hub::client::Outbox;
+        use crate::protocol::reply::ClientInfo;
+        let (outbox, mut rx, _control) = Outbox::new(16);
+        let info = ClientInfo {
+            user: "u".into(),
+            client: "c".into(),
+            conn_info: None,
+            chan_info: None,
+        };
+        let sub = Subscriber::new(ClientHandle::new(info, outbox), false, 16);
+        sub.activate(|_| Ok((Vec::new(), 10)));
+        assert_eq!(
+            sub.deliver(&p(11), &Bytes::from_static(b"11")),
+            Delivery::Queued
+        );
+        assert_eq!(
+            sub.deliver(&p(13), &Bytes::from_static(b"13")),
+            Delivery::Gap
+        );
+        assert_eq!(
+            sub.deliver(&p(12), &Bytes::from_static(b"12")),
+            Delivery::Skipped
+        );
+        let got: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(got, vec![Bytes::from_static(b"11")]);
     }
 
     #[test]

@@ -178,3 +178,86 @@ async fn two_nodes_deliver_the_same_events_in_the_same_order() {
     node_a.shutdown().await.unwrap();
     node_b.shutdown().await.unwrap();
 }
+
+/// Spins `threads` OS threads until dropped: a busy machine.
+struct CpuPressure {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuPressure {
+    fn start(threads: usize) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+}
+
+impl Drop for CpuPressure {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Two fresh nodes started while every core is busy: each is ready when it
+/// starts serving, and many clients subscribing at once on both get their
+/// replies promptly (within the helpers' 5 s receive bound), none failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_started_under_cpu_pressure_subscribe_promptly() {
+    let _pressure = CpuPressure::start(4);
+    let prefix = unique_prefix();
+    let node_a = redis_app(&prefix).await;
+    let node_b = redis_app(&prefix).await;
+    for node in [&node_a, &node_b] {
+        let ready = reqwest::get(format!("http://{}/readyz", node.addr))
+            .await
+            .unwrap();
+        assert_eq!(
+            ready.status(),
+            200,
+            "a node accepts clients only when ready"
+        );
+    }
+    let mut owner = node_a.connect("alice").await;
+    let mut sessions = Vec::new();
+    for i in 0..4 {
+        let id = owner
+            .create_session(&format!("busy {i}"), &[("bob", "editor")])
+            .await;
+        sessions.push(id);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let node = if i % 2 == 0 { &node_a } else { &node_b };
+        let mut ws = node.connect(if i % 3 == 0 { "alice" } else { "bob" }).await;
+        let channel = format!("session:{}", sessions[i % sessions.len()]);
+        tasks.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let reply = ws.subscribe(&channel, json!({})).await;
+            (reply, started.elapsed())
+        }));
+    }
+    for task in tasks {
+        let (reply, took) = task.await.unwrap();
+        assert!(
+            reply.get("error").is_none(),
+            "subscribe failed after {took:?}: {reply}"
+        );
+    }
+}

@@ -400,6 +400,12 @@ impl Engine for RedisEngine {
 }
 
 impl RedisEngine {
+    /// Waits until the pub/sub connection is up (and has resubscribed), at
+    /// most `within`; whether it is.
+    pub async fn wait_ready(&self, within: Duration) -> bool {
+        self.inner.fanout.ready(within).await
+    }
+
     /// PINGs Redis over the command connection.
     pub async fn ping(&self) -> Result<(), EngineError> {
         let mut conn = self.conn();

@@ -8,8 +8,12 @@
 //! means local subscribers may have missed something, which is reported as
 //! [`EngineEvents::insufficient_state`] (they resubscribe and recover).
 //!
-//! `subscribe` returns only after Redis confirmed the SUBSCRIBE; while the
-//! connection is down it fails with [`EngineError::Unavailable`].
+//! `subscribe` is counted per local subscriber and returns only after Redis
+//! confirmed the channel's SUBSCRIBE; while the connection is down it fails
+//! with [`EngineError::Unavailable`]. Each channel's SUBSCRIBE/UNSUBSCRIBE
+//! round trips are serialised by that channel's own gate and pipelined with
+//! every other channel's, so a client never waits for another channel's
+//! round trip; a reconnect resubscribes many channels at once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +36,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Idle connections are probed this often (a dead peer is found within
 /// about this plus the response timeout).
 const PING_EVERY: Duration = Duration::from_secs(5);
+/// SUBSCRIBEs in flight at once while a new connection resubscribes.
+const RESUBSCRIBE_CONCURRENCY: usize = 128;
 
 /// A non-publication message on a fan-out channel.
 pub(super) enum WireControl<'a> {
@@ -82,12 +88,15 @@ struct Track {
     last: Option<(String, u64)>,
 }
 
-/// Subscriptions to change go through here, one at a time.
-struct Ops {
-    /// The live connection's sink; `None` while disconnected.
-    sink: Option<PubSubSink>,
-    /// fan-out channel → (channel, local subscribe count).
-    subscribed: HashMap<String, (String, usize)>,
+/// One fan-out channel the node wants.
+struct Entry {
+    /// Local subscribers: `subscribe` calls not yet undone by `unsubscribe`.
+    count: usize,
+    /// Whether Redis confirmed SUBSCRIBE on the current connection.
+    active: bool,
+    /// Serialises this channel's SUBSCRIBE and UNSUBSCRIBE (and nothing
+    /// else: one channel's round trip never waits for another's).
+    gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The pub/sub side of the engine.
@@ -99,10 +108,49 @@ struct FanoutInner {
     client: ::redis::Client,
     events: Arc<dyn EngineEvents>,
     timeout: Duration,
-    ops: tokio::sync::Mutex<Ops>,
+    /// fan-out channel → what the node wants of it.
+    entries: Mutex<HashMap<String, Entry>>,
+    /// The live connection's sink; `None` while disconnected.
+    sink: Mutex<Option<PubSubSink>>,
     /// fan-out channel → position; read by the loop for every message.
     tracks: Mutex<HashMap<String, Track>>,
-    connected: watch::Sender<bool>,
+    /// Where the connection is; subscribers and readiness wait on it.
+    link: watch::Sender<Link>,
+}
+
+/// The state of the pub/sub connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// No connection.
+    Down,
+    /// Connected, resubscribing what the node wants: new subscribes may go.
+    Resubscribing,
+    /// Connected and every wanted channel subscribed: ready.
+    Up,
+}
+
+/// Undoes a `subscribe`'s count when it does not complete (error, timeout,
+/// or the caller dropped it), so cancelling a subscribe never leaks one.
+struct Pending<'a> {
+    inner: &'a FanoutInner,
+    fanout: &'a str,
+    done: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut entries = self.inner.entries();
+        if let Some(entry) = entries.get_mut(self.fanout) {
+            entry.count = entry.count.saturating_sub(1);
+            if entry.count == 0 && !entry.active {
+                entries.remove(self.fanout);
+                self.inner.tracks().remove(self.fanout);
+            }
+        }
+    }
 }
 
 /// What to do with a message, decided under the tracks lock.
@@ -121,96 +169,139 @@ impl Fanout {
         events: Arc<dyn EngineEvents>,
         timeout: Duration,
     ) -> Self {
-        let (connected, _) = watch::channel(false);
+        let (link, _) = watch::channel(Link::Down);
         Self {
             inner: Arc::new(FanoutInner {
                 client,
                 events,
                 timeout,
-                ops: tokio::sync::Mutex::new(Ops {
-                    sink: None,
-                    subscribed: HashMap::new(),
-                }),
+                entries: Mutex::new(HashMap::new()),
+                sink: Mutex::new(None),
                 tracks: Mutex::new(HashMap::new()),
-                connected,
+                link,
             }),
         }
     }
 
-    /// Whether the pub/sub connection is up.
+    /// Whether the pub/sub connection is up and every wanted channel is subscribed.
     pub(super) fn is_connected(&self) -> bool {
-        *self.inner.connected.borrow()
+        *self.inner.link.borrow() == Link::Up
     }
 
-    /// Subscribes the node to `channel`'s fan-out; returns once Redis confirmed.
+    /// Waits until the pub/sub connection is up, at most `within`.
+    pub(super) async fn ready(&self, within: Duration) -> bool {
+        self.inner.wait_link(within, |link| link == Link::Up).await
+    }
+
+    /// Counts one more local subscriber of `channel`; the first one (or the
+    /// first after a reconnect) sends SUBSCRIBE. Returns once Redis confirmed
+    /// it. Cancel-safe: a dropped call undoes its count.
     pub(super) async fn subscribe(&self, channel: &str, fanout: &str) -> Result<(), EngineError> {
-        let inner = &self.inner;
-        let mut connected = inner.connected.subscribe();
-        // A connection being (re)established gets a moment to come up.
-        match tokio::time::timeout(inner.timeout, connected.wait_for(|up| *up)).await {
-            Ok(Ok(_)) => {}
-            _ => return Err(down()),
-        }
-        let mut ops = inner.ops.lock().await;
-        if let Some((_, count)) = ops.subscribed.get_mut(fanout) {
-            *count += 1;
+        let inner = &*self.inner;
+        let gate = {
+            let mut entries = inner.entries();
+            let entry = entries.entry(fanout.to_owned()).or_insert_with(|| Entry {
+                count: 0,
+                active: false,
+                gate: Arc::new(tokio::sync::Mutex::new(())),
+            });
+            entry.count += 1;
+            entry.gate.clone()
+        };
+        let mut pending = Pending {
+            inner,
+            fanout,
+            done: false,
+        };
+        let _turn = gate.lock().await;
+        if inner.entries().get(fanout).is_some_and(|e| e.active) {
+            pending.done = true;
             return Ok(());
         }
-        let Some(mut sink) = ops.sink.clone() else {
-            return Err(down());
+        let mut sink = match inner.current_sink() {
+            Some(sink) => sink,
+            None => {
+                // A connection being (re)established gets a moment to come up.
+                inner
+                    .wait_link(inner.timeout, |link| link != Link::Down)
+                    .await;
+                inner.current_sink().ok_or_else(down)?
+            }
         };
-        // Track before subscribing: the first message may arrive right after the confirmation.
-        inner.tracks().insert(
-            fanout.to_owned(),
-            Track {
+        // Track before subscribing: the first message may come right after the confirmation.
+        inner
+            .tracks()
+            .entry(fanout.to_owned())
+            .or_insert_with(|| Track {
                 channel: channel.to_owned(),
                 last: None,
-            },
-        );
+            });
         match tokio::time::timeout(inner.timeout, sink.subscribe(fanout)).await {
             Ok(Ok(())) => {
-                ops.subscribed
-                    .insert(fanout.to_owned(), (channel.to_owned(), 1));
+                if let Some(entry) = inner.entries().get_mut(fanout) {
+                    entry.active = true;
+                }
+                pending.done = true;
                 Ok(())
             }
-            Ok(Err(err)) => {
-                inner.tracks().remove(fanout);
-                Err(EngineError::Unavailable(format!("redis SUBSCRIBE: {err}")))
-            }
-            Err(_) => {
-                inner.tracks().remove(fanout);
-                Err(EngineError::Unavailable("redis SUBSCRIBE timed out".into()))
-            }
+            Ok(Err(err)) => Err(EngineError::Unavailable(format!("redis SUBSCRIBE: {err}"))),
+            Err(_) => Err(EngineError::Unavailable("redis SUBSCRIBE timed out".into())),
         }
     }
 
     /// Drops one local subscriber's interest; UNSUBSCRIBEs after the last.
     pub(super) async fn unsubscribe(&self, fanout: &str) -> Result<(), EngineError> {
-        let inner = &self.inner;
-        let mut ops = inner.ops.lock().await;
-        match ops.subscribed.get_mut(fanout) {
-            None => return Ok(()),
-            Some((_, count)) if *count > 1 => {
-                *count -= 1;
+        let inner = &*self.inner;
+        let gate = {
+            let mut entries = inner.entries();
+            let Some(entry) = entries.get_mut(fanout) else {
+                return Ok(());
+            };
+            entry.count = entry.count.saturating_sub(1);
+            if entry.count > 0 {
                 return Ok(());
             }
-            Some(_) => {}
-        }
-        ops.subscribed.remove(fanout);
-        inner.tracks().remove(fanout);
-        let Some(mut sink) = ops.sink.clone() else {
-            // Not connected: the next connection will not subscribe it.
-            return Ok(());
+            entry.gate.clone()
         };
-        match tokio::time::timeout(inner.timeout, sink.unsubscribe(fanout)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(EngineError::Unavailable(format!(
-                "redis UNSUBSCRIBE: {err}"
-            ))),
-            Err(_) => Err(EngineError::Unavailable(
-                "redis UNSUBSCRIBE timed out".into(),
-            )),
+        let _turn = gate.lock().await;
+        {
+            let mut entries = inner.entries();
+            match entries.get(fanout) {
+                // Someone subscribed again meanwhile: keep it.
+                Some(entry) if entry.count > 0 => return Ok(()),
+                Some(entry) if !entry.active => {
+                    entries.remove(fanout);
+                    inner.tracks().remove(fanout);
+                    return Ok(());
+                }
+                None => return Ok(()),
+                Some(_) => {}
+            }
+            inner.tracks().remove(fanout);
         }
+        let result = match inner.current_sink() {
+            // Not connected: the next connection will not subscribe it.
+            None => Ok(()),
+            Some(mut sink) => {
+                match tokio::time::timeout(inner.timeout, sink.unsubscribe(fanout)).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(err)) => Err(EngineError::Unavailable(format!(
+                        "redis UNSUBSCRIBE: {err}"
+                    ))),
+                    Err(_) => Err(EngineError::Unavailable(
+                        "redis UNSUBSCRIBE timed out".into(),
+                    )),
+                }
+            }
+        };
+        let mut entries = inner.entries();
+        if let Some(entry) = entries.get_mut(fanout) {
+            entry.active = false;
+            if entry.count == 0 {
+                entries.remove(fanout);
+            }
+        }
+        result
     }
 
     /// The loop: connect, resubscribe, deliver, and start over on any failure.
@@ -244,7 +335,7 @@ impl Fanout {
                 }
             };
             let (mut sink, mut stream) = pubsub.split();
-            let stale = match inner.resubscribe(&mut sink).await {
+            let stale = match inner.resubscribe(&sink).await {
                 Ok(stale) => stale,
                 Err(err) => {
                     tracing::warn!(error = %err, "redis pub/sub: resubscribing failed");
@@ -287,16 +378,12 @@ impl Fanout {
                     }
                 }
             };
-            {
-                let mut ops = inner.ops.lock().await;
-                ops.sink = None;
-                inner.connected.send_replace(false);
-            }
+            inner.disconnected();
             if stopped {
                 break;
             }
         }
-        inner.connected.send_replace(false);
+        inner.link.send_replace(Link::Down);
     }
 }
 
@@ -321,24 +408,49 @@ impl FanoutInner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Subscribes a fresh connection to every channel, then publishes its sink.
-    /// Returns the channels whose subscribers may have missed publications.
-    async fn resubscribe(&self, sink: &mut PubSubSink) -> Result<Vec<String>, ::redis::RedisError> {
-        let mut ops = self.ops.lock().await;
-        let fanouts: Vec<String> = ops.subscribed.keys().cloned().collect();
-        // One channel per SUBSCRIBE: the client matches one confirmation per request.
-        for fanout in &fanouts {
-            match tokio::time::timeout(self.timeout, sink.subscribe(fanout)).await {
-                Ok(result) => result?,
-                Err(_) => {
-                    return Err(::redis::RedisError::from((
-                        ::redis::ErrorKind::Io,
-                        "SUBSCRIBE timed out",
-                    )))
-                }
-            }
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn current_sink(&self) -> Option<PubSubSink> {
+        self.sink
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn set_sink(&self, sink: Option<PubSubSink>) {
+        *self
+            .sink
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = sink;
+    }
+
+    /// The connection is gone: nothing is subscribed any more.
+    /// Waits, at most `within`, for the link to satisfy `wanted`; whether it does.
+    async fn wait_link(&self, within: Duration, wanted: impl Fn(Link) -> bool) -> bool {
+        let mut link = self.link.subscribe();
+        let reached = tokio::time::timeout(within, link.wait_for(|l| wanted(*l))).await;
+        matches!(reached, Ok(Ok(_)))
+    }
+
+    fn disconnected(&self) {
+        self.set_sink(None);
+        self.link.send_replace(Link::Down);
+        for entry in self.entries().values_mut() {
+            entry.active = false;
         }
-        let stale = {
+    }
+
+    /// Subscribes a fresh connection to every wanted channel (many at once,
+    /// each under its channel's gate), then reports the node ready. Returns
+    /// the channels whose subscribers may have missed publications.
+    async fn resubscribe(&self, sink: &PubSubSink) -> Result<Vec<String>, ::redis::RedisError> {
+        // Channels tracked before this connection may have missed
+        // publications; channels subscribed from here on have not.
+        let stale: Vec<String> = {
             let mut tracks = self.tracks();
             tracks
                 .values_mut()
@@ -348,8 +460,47 @@ impl FanoutInner {
                 })
                 .collect()
         };
-        ops.sink = Some(sink.clone());
-        self.connected.send_replace(true);
+        self.set_sink(Some(sink.clone()));
+        self.link.send_replace(Link::Resubscribing);
+        let wanted: Vec<(String, Arc<tokio::sync::Mutex<()>>)> = self
+            .entries()
+            .iter()
+            .filter(|(_, e)| e.count > 0)
+            .map(|(fanout, e)| (fanout.clone(), e.gate.clone()))
+            .collect();
+        let results: Vec<::redis::RedisResult<()>> = futures_util::stream::iter(wanted)
+            .map(|(fanout, gate)| async move {
+                let _turn = gate.lock().await;
+                let wanted = self
+                    .entries()
+                    .get(&fanout)
+                    .is_some_and(|e| e.count > 0 && !e.active);
+                if !wanted {
+                    return Ok(());
+                }
+                let mut sink = sink.clone();
+                match tokio::time::timeout(self.timeout, sink.subscribe(&fanout)).await {
+                    Ok(Ok(())) => {
+                        if let Some(entry) = self.entries().get_mut(&fanout) {
+                            entry.active = true;
+                        }
+                        Ok(())
+                    }
+                    Ok(Err(err)) => Err(err),
+                    Err(_) => Err(::redis::RedisError::from((
+                        ::redis::ErrorKind::Io,
+                        "SUBSCRIBE timed out",
+                    ))),
+                }
+            })
+            .buffer_unordered(RESUBSCRIBE_CONCURRENCY)
+            .collect()
+            .await;
+        if let Some(err) = results.into_iter().find_map(Result::err) {
+            self.disconnected();
+            return Err(err);
+        }
+        self.link.send_replace(Link::Up);
         Ok(stale)
     }
 
