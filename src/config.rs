@@ -122,6 +122,20 @@ pub struct Config {
     #[arg(long, env = "TANDEM_REDIS_PREFIX", default_value = "tandem")]
     pub redis_prefix: String,
 
+    /// Give every stream a new epoch at its first use after Redis restarted,
+    /// because Redis may have come back without its last writes (AOF with
+    /// `appendfsync everysec`, a replica promoted): clients then reload
+    /// instead of recovering offsets that were given out again. Turn off only
+    /// with `appendfsync always` and no failover. Defaults to true.
+    #[arg(
+        long,
+        env = "TANDEM_REDIS_NEW_EPOCH_ON_RESTART",
+        default_value_t = true,
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub redis_new_epoch_on_restart: bool,
+
     /// Publications kept per channel for history and recovery. Defaults to 1000.
     #[arg(long, env = "TANDEM_HISTORY_SIZE", default_value_t = 1000)]
     pub history_size: usize,
@@ -374,6 +388,7 @@ impl Settings {
         crate::engine::redis::RedisConfig {
             url: self.config.redis_url.as_str().to_owned(),
             prefix: self.config.redis_prefix.clone(),
+            new_epoch_on_restart: self.config.redis_new_epoch_on_restart,
         }
     }
 

@@ -173,6 +173,7 @@ impl EngineFactory for RedisFactory {
         let redis = RedisConfig {
             url: self.url.clone(),
             prefix: self.prefix.clone(),
+            new_epoch_on_restart: true,
         };
         let engine = RedisEngine::new(&redis, config, events.clone()).expect("redis engine");
         let stop = CancellationToken::new();

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::helpers::{session_channel, spawn_app, spawn_binary, Rest, TestApp};
-use super::redis_harness::{start_server, start_server_aof, start_server_aof_on, unique_prefix};
+use super::redis_harness::{
+    aof_incr_file, start_server, start_server_aof, start_server_aof_on, unique_prefix,
+};
 
 /// The flags that put a node on `url` under `prefix`.
 fn redis_flags<'a>(url: &'a str, prefix: &'a str) -> [&'a str; 6] {
@@ -391,7 +393,8 @@ async fn a_node_killed_mid_stream_loses_no_acknowledged_write() {
 }
 
 /// Redis with `appendfsync always` is stopped and started again on the same
-/// port and directory: nothing acknowledged is lost, the epoch is the same,
+/// port and directory, with restart fencing turned off (the deployment says
+/// Redis loses nothing): nothing acknowledged is lost, the epoch is the same,
 /// writes continue at the next offset and a client recovers from its old
 /// position.
 #[tokio::test]
@@ -401,7 +404,9 @@ async fn redis_restarted_with_aof_keeps_every_write_and_the_epoch() {
     let port = server.port;
     let url = server.url.clone();
     let prefix = unique_prefix();
-    let app = redis_app(&url, &prefix).await;
+    let mut flags = redis_flags(&url, &prefix).to_vec();
+    flags.extend(["--redis-new-epoch-on-restart", "false"]);
+    let app = spawn_app(&flags).await;
     wait_ready(app.addr, "the node on a fresh Redis").await;
     let rest = app.rest("alice");
     let id = create_session(&rest, "aof", json!([])).await;
@@ -488,6 +493,104 @@ async fn redis_restarted_with_aof_keeps_every_write_and_the_epoch() {
         .map(|m| (m["offset"].clone(), m["id"].clone()))
         .collect();
     assert_eq!(recovered, expected, "{sub}");
+    app.shutdown().await.unwrap();
+}
+
+/// Redis comes back from an append-only file that lost its last writes (what
+/// `appendfsync everysec` allows on a power failure): the stream keeps its
+/// top offset, so new publications reuse offsets clients already saw. With
+/// restart fencing (the default) every stream moves to a new epoch: a client
+/// that saw the lost writes is told recovery failed and reloads, and no
+/// offset is ever served twice under one epoch.
+#[tokio::test]
+async fn redis_restarted_from_an_aof_missing_its_last_writes_moves_streams_to_a_new_epoch() {
+    let name = "aof-truncated";
+    let server = start_server_aof(name);
+    let (port, url, dir) = (server.port, server.url.clone(), server.dir.clone());
+    let prefix = unique_prefix();
+    let app = redis_app(&url, &prefix).await;
+    wait_ready(app.addr, "the node on a fresh Redis").await;
+    let rest = app.rest("alice");
+    let id = create_session(&rest, "fenced", json!([])).await;
+    let channel = session_channel(&id);
+    for i in 0..3 {
+        post_message(&rest, &id, &format!("kept-{i}")).await;
+    }
+    let aof = aof_incr_file(&dir);
+    let kept_len = std::fs::metadata(&aof).unwrap().len();
+    let mut alice = app.connect("alice").await;
+    let sub = alice.subscribe_ok(&channel, json!({})).await;
+    let epoch = sub["epoch"].as_str().unwrap().to_owned();
+    let kept_top = sub["offset"].as_u64().unwrap();
+    let mut seen = kept_top;
+    let mut lost = Vec::new();
+    for i in 0..2 {
+        lost.push(post_message(&rest, &id, &format!("lost-{i}")).await);
+        alice.next_event(&channel, "chat.message", &mut seen).await;
+    }
+    assert_eq!(seen, kept_top + 2);
+
+    // Redis stops; its append-only file loses the two last writes.
+    server.stop();
+    let file = std::fs::OpenOptions::new().write(true).open(&aof).unwrap();
+    file.set_len(kept_len).unwrap();
+    drop(file);
+    let _server = start_server_aof_on(name, port);
+    wait_ready(app.addr, "the node after Redis restarted").await;
+
+    let messages = all_messages(&rest, &id).await;
+    assert_eq!(messages.len(), 3, "the lost writes are gone: {messages:?}");
+    // New writes take the offsets the lost ones had, in a new epoch.
+    let reused = post_message(&rest, &id, "after").await;
+    assert_eq!(reused["offset"], kept_top + 1, "{reused}");
+    let (status, snapshot) = rest
+        .send(Method::GET, &format!("/api/sessions/{id}"), None)
+        .await;
+    assert_eq!(status, 200, "{snapshot}");
+    let new_epoch = snapshot["position"]["epoch"].as_str().unwrap().to_owned();
+    assert_ne!(new_epoch, epoch, "{snapshot}");
+
+    // Alice saw offsets up to `seen` in the old epoch: she must reload, not
+    // recover (offset kept_top + 1 now holds another message).
+    let push = alice.expect_push(&channel, "unsubscribe").await;
+    assert_eq!(push["code"], 2500, "{push}");
+    let sub = alice
+        .subscribe_ok(
+            &channel,
+            json!({"recover": true, "offset": seen, "epoch": epoch}),
+        )
+        .await;
+    assert_eq!(sub["recovered"], Value::Null, "not recovered: {sub}");
+    assert_eq!(sub["epoch"], new_epoch.as_str(), "{sub}");
+    assert!(sub.get("publications").is_none(), "{sub}");
+    // A client at a position that still exists reloads too: its epoch is gone.
+    let mut bob_view = app.connect("alice").await;
+    let sub = bob_view
+        .subscribe_ok(
+            &channel,
+            json!({"recover": true, "offset": kept_top, "epoch": epoch}),
+        )
+        .await;
+    assert_eq!(sub["recovered"], Value::Null, "{sub}");
+    // From the new epoch on, recovery works again.
+    let at = sub["offset"].as_u64().unwrap();
+    let next = post_message(&rest, &id, "later").await;
+    let mut late = app.connect("alice").await;
+    let sub = late
+        .subscribe_ok(
+            &channel,
+            json!({"recover": true, "offset": at, "epoch": new_epoch}),
+        )
+        .await;
+    assert_eq!(sub["recovered"], true, "{sub}");
+    let got: Vec<Value> = sub["publications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["data"]["data"]["message"]["id"].clone())
+        .collect();
+    assert_eq!(got, vec![next["id"].clone()], "{sub}");
+    drop(lost);
     app.shutdown().await.unwrap();
 }
 

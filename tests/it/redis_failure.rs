@@ -55,6 +55,7 @@ async fn redis_outage_fails_fast_then_recovers_and_signals_insufficient_state() 
     let redis = RedisConfig {
         url: server.url.clone(),
         prefix: unique_prefix(),
+        new_epoch_on_restart: true,
     };
     let engine = RedisEngine::new(&redis, config(), events.clone()).unwrap();
     let stop = CancellationToken::new();
@@ -171,6 +172,7 @@ async fn gaps_and_epoch_changes_are_reported_and_stale_offsets_dropped() {
     let redis = RedisConfig {
         url: url.clone(),
         prefix: prefix.clone(),
+        new_epoch_on_restart: true,
     };
     let engine = RedisEngine::new(&redis, config(), events.clone()).unwrap();
     let stop = CancellationToken::new();

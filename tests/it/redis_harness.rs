@@ -17,6 +17,8 @@ pub struct RedisServer {
     pub url: String,
     /// The port.
     pub port: u16,
+    /// The server's working directory (its append-only files, for AOF servers).
+    pub dir: std::path::PathBuf,
     /// Kept so the watchdog pipe stays open for the life of the process.
     _child: Mutex<Child>,
 }
@@ -138,6 +140,7 @@ fn launch(name: &str, port: u16, aof: bool) -> RedisServer {
     RedisServer {
         url: format!("redis://127.0.0.1:{port}"),
         port,
+        dir,
         _child: Mutex::new(child),
     }
 }
@@ -156,6 +159,17 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The append-only file Redis (7+) appends writes to, in the server's `dir`.
+pub fn aof_incr_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let aof_dir = dir.join("appendonlydir");
+    std::fs::read_dir(&aof_dir)
+        .unwrap_or_else(|e| panic!("no {}: {e}", aof_dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .unwrap_or_else(|| panic!("no *.incr.aof in {}", aof_dir.display()))
 }
 
 /// Whether something answers PING on `port`.

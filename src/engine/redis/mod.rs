@@ -53,6 +53,9 @@ pub struct RedisConfig {
     pub url: String,
     /// Key and channel prefix.
     pub prefix: String,
+    /// Give every stream a new epoch at its first use after Redis restarted
+    /// (it may have lost its last writes: see docs/redis.md).
+    pub new_epoch_on_restart: bool,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -60,6 +63,7 @@ impl std::fmt::Debug for RedisConfig {
         f.debug_struct("RedisConfig")
             .field("url", &"<redacted>")
             .field("prefix", &self.prefix)
+            .field("new_epoch_on_restart", &self.new_epoch_on_restart)
             .finish()
     }
 }
@@ -87,28 +91,29 @@ struct Scripts {
     delete: Script,
 }
 
-macro_rules! script {
-    ($file:literal) => {
-        Script::new(concat!(
-            include_str!("lua/lib.lua"),
-            "\n",
-            include_str!(concat!("lua/", $file))
-        ))
-    };
+/// The helpers every stream script starts with, after the restart-fencing switch.
+const LIB: &str = include_str!("lua/lib.lua");
+
+/// A stream script: the fencing switch, the helpers, then `body`.
+fn stream_script(fence_restarts: bool, body: &str) -> Script {
+    Script::new(&format!(
+        "local tandem_fence_restarts = {fence_restarts}\n{LIB}\n{body}"
+    ))
 }
 
 impl Scripts {
-    fn new() -> Self {
+    fn new(fence_restarts: bool) -> Self {
+        let stream = |body| stream_script(fence_restarts, body);
         Self {
-            publish: script!("publish.lua"),
-            history: script!("history.lua"),
+            publish: stream(include_str!("lua/publish.lua")),
+            history: stream(include_str!("lua/history.lua")),
             presence_add: Script::new(include_str!("lua/presence_add.lua")),
             presence_get: Script::new(include_str!("lua/presence_get.lua")),
-            commit: script!("commit.lua"),
-            snapshot: script!("snapshot.lua"),
+            commit: stream(include_str!("lua/commit.lua")),
+            snapshot: stream(include_str!("lua/snapshot.lua")),
             events: Script::new(include_str!("lua/events.lua")),
             touch: Script::new(include_str!("lua/touch.lua")),
-            delete: script!("delete.lua"),
+            delete: stream(include_str!("lua/delete.lua")),
         }
     }
 }
@@ -155,7 +160,7 @@ impl RedisEngine {
             inner: Arc::new(Inner {
                 conn,
                 keys: Keys::new(&redis.prefix),
-                scripts: Scripts::new(),
+                scripts: Scripts::new(redis.new_epoch_on_restart),
                 config,
                 fanout: Fanout::new(client, events, RESPONSE_TIMEOUT),
             }),

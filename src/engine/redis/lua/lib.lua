@@ -2,11 +2,35 @@
 -- Payloads are never decoded and re-encoded (cjson would corrupt empty
 -- arrays/objects and big numbers): JSON is built by concatenation.
 
--- The stream's epoch; a missing meta means a new epoch: the caller's candidate.
+-- `tandem_fence_restarts` (true or false) is defined on the line before
+-- this file by the engine (TANDEM_REDIS_NEW_EPOCH_ON_RESTART).
+
+-- The running Redis process's id: it changes on every restart.
+local function tandem_run_id()
+  return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+end
+
+-- The stream's epoch; a missing meta means a new epoch: the caller's
+-- candidate. With restart fencing, a meta last used under another Redis
+-- process also gets the candidate epoch (offsets go on from the top it
+-- has): Redis may have restarted without its last writes, and offsets
+-- clients already saw must never be served again under the same epoch.
 local function tandem_epoch(meta, candidate)
-  local epoch = redis.call('HGET', meta, 'e')
+  local stored = redis.call('HMGET', meta, 'e', 'r')
+  local epoch = stored[1]
+  if not tandem_fence_restarts then
+    if not epoch then
+      redis.call('HSET', meta, 'e', candidate, 's', '0')
+      epoch = candidate
+    end
+    return epoch
+  end
+  local run = tandem_run_id()
   if not epoch then
-    redis.call('HSET', meta, 'e', candidate, 's', '0')
+    redis.call('HSET', meta, 'e', candidate, 's', '0', 'r', run)
+    epoch = candidate
+  elseif stored[2] ~= run then
+    redis.call('HSET', meta, 'e', candidate, 'r', run)
     epoch = candidate
   end
   return epoch
