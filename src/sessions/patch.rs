@@ -138,14 +138,21 @@ impl Patched {
                 let replaced = self.existing_member(copy.path.as_str(), budget)?;
                 (size + separator(copy.path.as_str()), replaced)
             }
+            PatchOperation::Move(mv) if mv.from == mv.path => (0, 0),
             PatchOperation::Move(mv) => {
                 let moved = self.doc.pointer(mv.from.as_str()).ok_or_else(|| {
                     DomainError::Invalid(format!("patch: move from a missing path {}", mv.from))
                 })?;
-                budget.charge(json_size(moved))?;
+                let moved_size = measure(moved, budget)?;
                 check_depth(mv.path.count(), moved, limits)?;
                 let replaced = self.existing_member(mv.path.as_str(), budget)?;
-                (separator(mv.path.as_str()), replaced)
+                // Moving a value over one of its ancestors replaces the
+                // ancestor, which holds the value itself: it stays.
+                let target = mv.path.as_str();
+                let over_ancestor =
+                    target.is_empty() || mv.from.as_str().starts_with(&format!("{target}/"));
+                let kept = if over_ancestor { moved_size } else { 0 };
+                (separator(target) + kept, replaced)
             }
             PatchOperation::Test(test) => {
                 measure(&test.value, budget)?;
@@ -176,8 +183,9 @@ impl Patched {
     /// The size of an object member that an add at `path` would replace
     /// (adding into an array inserts, replacing nothing).
     fn existing_member(&self, path: &str, budget: &mut PatchBudget) -> Result<usize, DomainError> {
+        // The root path replaces the whole document.
         let Some((parent, _)) = path.rsplit_once('/') else {
-            return Ok(0);
+            return Ok(self.size);
         };
         match self.doc.pointer(parent) {
             Some(Value::Object(_)) => self.existing(path, budget),
@@ -197,7 +205,9 @@ fn measure(value: &Value, budget: &mut PatchBudget) -> Result<usize, DomainError
 /// quotes and colon, and a comma.
 fn separator(path: &str) -> usize {
     let key = path.rsplit_once('/').map_or(path, |(_, key)| key);
-    key.len() + 4
+    // The key as JSON (quoted, escaped: never shorter than its pointer
+    // token), a colon and a comma.
+    json_size(key) + 2
 }
 
 fn check_depth(at: usize, value: &Value, limits: &DomainLimits) -> Result<(), DomainError> {

@@ -5,8 +5,10 @@
 
 mod api_rest;
 mod engine_contract;
+mod hardening;
 mod helpers;
 mod http_limits;
+mod patch_fuzz;
 mod redis_durability;
 mod redis_e2e;
 mod redis_failure;

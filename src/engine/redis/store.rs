@@ -40,6 +40,13 @@ fn rest_without_offset<T: Serialize>(value: &T) -> Result<String, EngineError> {
         .ok_or_else(|| internal("expected a JSON object"))
 }
 
+/// A count for Redis (`LIMIT`, `LRANGE` in Lua): "all" (`usize::MAX`) must
+/// stay an integer Redis and Lua's doubles both read exactly.
+fn count_arg(count: usize) -> u64 {
+    const MAX: u64 = 1 << 50;
+    u64::try_from(count).map_or(MAX, |c| c.min(MAX))
+}
+
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -289,7 +296,7 @@ impl SessionStore for RedisEngine {
                 .arg("+inf")
                 .arg("LIMIT")
                 .arg(0)
-                .arg(range.limit)
+                .arg(count_arg(range.limit))
                 .query_async(&mut conn))
             .await?
         } else {
@@ -305,7 +312,7 @@ impl SessionStore for RedisEngine {
                 .arg(min)
                 .arg("LIMIT")
                 .arg(0)
-                .arg(range.limit)
+                .arg(count_arg(range.limit))
                 .query_async(&mut conn))
             .await?
         };
@@ -323,7 +330,7 @@ impl SessionStore for RedisEngine {
         let keys = self.keys().session(id);
         let mut conn = self.conn();
         let mut invocation = self.inner.scripts.events.key(&keys.events);
-        invocation.arg(from).arg(limit);
+        invocation.arg(from).arg(count_arg(limit));
         let entries: Vec<String> = run(invocation.invoke_async(&mut conn)).await?;
         let mut events = Vec::with_capacity(entries.len());
         for entry in entries {
