@@ -17,7 +17,7 @@ use crate::publisher::{stamp, Body, Pacer};
 use crate::run::{Control, Run};
 use crate::stats::{Seen, Tracker};
 use crate::target::{Group, Target, TargetKind};
-use crate::wire::{self, now_micros, Line, SEQ_KEY, TS_KEY};
+use crate::wire::{self, now_micros, Line};
 
 /// What one connection does.
 pub struct ConnSpec {
@@ -298,10 +298,10 @@ fn became_ready(env: &Env, st: &mut State, opened: Instant) {
 
 fn floor_frame(run: &Run, st: &mut State, msg: &Message) {
     let Message::Text(text) = msg else { return };
-    let Some(seq) = wire::number_after(text, SEQ_KEY) else {
+    let Some(seq) = wire::SEQ.find_in(text) else {
         return;
     };
-    let ts = wire::number_after(text, TS_KEY);
+    let ts = wire::TS.find_in(text);
     deliver(run, st, seq, ts, text.len());
 }
 
@@ -405,7 +405,7 @@ fn acked(env: &Env, st: &mut State, id: u32, line: &str) {
         run.error(format!("chat.send refused: {}", truncate(line)));
         return;
     }
-    match wire::number_after(line, "offset") {
+    match wire::OFFSET.find_in(line) {
         Some(offset) => {
             run.acks
                 .borrow_mut()

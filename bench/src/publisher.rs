@@ -252,7 +252,8 @@ async fn send(request: reqwest::RequestBuilder, kind: TargetKind, seq: u64) -> R
     }
     match kind {
         TargetKind::Floor => Ok(seq),
-        TargetKind::Tandem => wire::number_after(&text, "offset")
+        TargetKind::Tandem => wire::OFFSET
+            .find_in(&text)
             .ok_or_else(|| format!("publish: no offset in the reply: {text}")),
     }
 }

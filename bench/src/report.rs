@@ -135,7 +135,9 @@ pub fn fmt_num(v: f64) -> String {
 
 /// Bytes in KiB/MiB.
 pub fn fmt_bytes(v: f64) -> String {
-    if v.abs() >= (1 << 20) as f64 {
+    if !v.is_finite() {
+        "-".into()
+    } else if v.abs() >= (1 << 20) as f64 {
         format!("{:.1} MiB", v / (1 << 20) as f64)
     } else {
         format!("{:.1} KiB", v / 1024.0)

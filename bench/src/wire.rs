@@ -7,6 +7,8 @@
 //! today; the Protobuf one (binary frames of varint-delimited messages) will be
 //! another variant with the same methods.
 
+use std::sync::LazyLock;
+
 use clap::ValueEnum;
 use memchr::memmem;
 use serde::{Deserialize, Serialize};
@@ -155,8 +157,8 @@ pub fn classify(line: &str) -> Line<'_> {
         None => rest,
     };
     if body.starts_with(r#""pub":"#) {
-        let offset = last_number_after(line, r#""offset":"#).unwrap_or(0);
-        let ts = number_after(line, TS_KEY);
+        let offset = last_offset(line).unwrap_or(0);
+        let ts = TS.find_in(line);
         Line::Pub {
             offset,
             ts,
@@ -176,16 +178,34 @@ fn leading_number(s: &str) -> Option<u64> {
     s[..digits].parse().ok()
 }
 
-/// The number after the first `"key":` in `hay`.
-pub fn number_after(hay: &str, key: &str) -> Option<u64> {
-    let needle = format!("\"{key}\":");
-    let at = memmem::find(hay.as_bytes(), needle.as_bytes())?;
-    leading_number(&hay[at + needle.len()..])
+/// A searcher for `"key":`, built once (the hot keys are statics).
+pub struct Key(memmem::Finder<'static>);
+
+impl Key {
+    fn new(key: &str) -> Self {
+        Self(memmem::Finder::new(format!("\"{key}\":").as_bytes()).into_owned())
+    }
+
+    /// The number after the first `"key":` in `hay`.
+    pub fn find_in(&self, hay: &str) -> Option<u64> {
+        let at = self.0.find(hay.as_bytes())?;
+        leading_number(&hay[at + self.0.needle().len()..])
+    }
 }
 
-fn last_number_after(hay: &str, needle: &str) -> Option<u64> {
-    let at = memmem::rfind(hay.as_bytes(), needle.as_bytes())?;
-    leading_number(&hay[at + needle.len()..])
+/// `"bseq":`.
+pub static SEQ: LazyLock<Key> = LazyLock::new(|| Key::new(SEQ_KEY));
+/// `"bts":`.
+pub static TS: LazyLock<Key> = LazyLock::new(|| Key::new(TS_KEY));
+/// `"offset":`.
+pub static OFFSET: LazyLock<Key> = LazyLock::new(|| Key::new("offset"));
+
+/// The number after the last `"offset":` of a line.
+fn last_offset(hay: &str) -> Option<u64> {
+    static LAST: LazyLock<memmem::FinderRev<'static>> =
+        LazyLock::new(|| memmem::FinderRev::new(br#""offset":"#));
+    let at = LAST.rfind(hay.as_bytes())?;
+    leading_number(&hay[at + LAST.needle().len()..])
 }
 
 /// Microseconds since the Unix epoch (the clock publishers stamp messages with).
@@ -258,6 +278,7 @@ mod tests {
         let rpc = Codec::Json.rpc(9, "chat.send", r#"{"a":1}"#);
         let v: serde_json::Value = serde_json::from_str(rpc.to_text().unwrap()).unwrap();
         assert_eq!(v["rpc"]["data"]["a"], 1);
-        assert_eq!(number_after(r#"{"bseq":42,"x":1}"#, SEQ_KEY), Some(42));
+        assert_eq!(SEQ.find_in(r#"{"bseq":42,"x":1}"#), Some(42));
+        assert_eq!(OFFSET.find_in(r#"{"a":{"offset":7}}"#), Some(7));
     }
 }

@@ -38,6 +38,7 @@ pub fn markdown(results: &str, machine: &Machine) -> anyhow::Result<String> {
         md.push_str(machine.description.trim_end());
         md.push_str("\n\n");
     }
+    targets(&mut md, &outcomes);
     fanout(&mut md, &outcomes);
     many(&mut md, &outcomes);
     idle(&mut md, &outcomes);
@@ -119,6 +120,127 @@ fn setting(o: &Outcome, path: &[&str]) -> String {
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
     }
+}
+
+/// The outcome of `scenario` whose label starts with `label` (a Tandem run),
+/// with a matching `extra` condition.
+fn find<'a>(
+    outcomes: &'a [Outcome],
+    scenario: &str,
+    label: &str,
+    extra: impl Fn(&Outcome) -> bool,
+) -> Option<&'a Outcome> {
+    outcomes.iter().find(|o| {
+        o.scenario == scenario
+            && o.target == TargetKind::Tandem
+            && o.label.starts_with(label)
+            && extra(o)
+    })
+}
+
+/// Issue 13's targets, each checked against this run.
+fn targets(md: &mut String, outcomes: &[Outcome]) {
+    let mut rows: Vec<(String, String, Option<bool>)> = Vec::new();
+    let fan = of(outcomes, "fanout");
+    let fan_floor = floor_of(&fan, |_| true).map(|f| fig(f, "max_passing_rate"));
+    for (engine, want) in [("memory", 0.7), ("redis", 0.5)] {
+        if let (Some(o), Some(base)) = (find(outcomes, "fanout", engine, |_| true), fan_floor) {
+            let ratio = fig(o, "max_passing_rate") / base;
+            rows.push((
+                format!("fan-out max passing rate, {engine} ≥ {want}× the floor's"),
+                format!(
+                    "{:.2}× ({} vs {} /s)",
+                    ratio,
+                    n(fig(o, "max_passing_rate")),
+                    n(base)
+                ),
+                Some(ratio >= want),
+            ));
+        }
+    }
+    let idles = of(outcomes, "idle");
+    let subscribed = |o: &Outcome| o.settings["subscribe"].as_bool().unwrap_or(true);
+    if let (Some(o), Some(f)) = (
+        find(outcomes, "idle", "memory", subscribed),
+        floor_of(&idles, subscribed),
+    ) {
+        let ratio = fig(o, "rss_per_connection_bytes") / fig(f, "rss_per_connection_bytes");
+        rows.push((
+            "idle connection ≤ 1.5× the floor's RSS per connection (memory, subscribed)".into(),
+            format!(
+                "{ratio:.2}× ({} vs {})",
+                fmt_bytes(fig(o, "rss_per_connection_bytes")),
+                fmt_bytes(fig(f, "rss_per_connection_bytes"))
+            ),
+            Some(ratio <= 1.5),
+        ));
+    }
+    for engine in ["memory", "redis"] {
+        if let Some(o) = find(outcomes, "storm", engine, |_| true) {
+            let secs = fig(o, "recovery_s");
+            let ok = secs.is_finite()
+                && secs <= 10.0
+                && fig(o, "lost") == 0.0
+                && fig(o, "duplicates") == 0.0
+                && fig(o, "recover_failed") == 0.0;
+            rows.push((
+                format!("reconnect storm on {engine}: all {} recovered within 10 s, 0 lost, 0 duplicated", n(fig(o, "clients"))),
+                format!(
+                    "{} recovered{} in {}; lost {}, duplicated {}",
+                    n(fig(o, "recovered")),
+                    if fig(o, "recover_failed") > 0.0 { format!(" ({} not)", n(fig(o, "recover_failed"))) } else { String::new() },
+                    if secs.is_finite() { format!("{secs:.2} s") } else { "—".into() },
+                    n(fig(o, "lost")),
+                    n(fig(o, "duplicates"))
+                ),
+                Some(ok),
+            ));
+        }
+    }
+    let ws = |o: &Outcome| o.settings["publish"]["publisher"] == "ws-rpc";
+    if let Some(o) = find(outcomes, "acks", "redis", ws) {
+        let p99 = fig(o, "ack_p99_ms");
+        rows.push((
+            format!(
+                "Redis acknowledged write p99 ≤ 5 ms at {}/s (`chat.send`)",
+                n(fig(o, "sent_per_s").round())
+            ),
+            ms(p99),
+            Some(p99 <= 5.0),
+        ));
+    }
+    if let Some(o) = find(outcomes, "sweep", "redis", |_| true) {
+        let per = fig(o, "ms_per_due_session");
+        rows.push((
+            "sweep on Redis ≥ 10× faster than 0.6 ms per due session (≤ 0.06 ms)".into(),
+            format!("{} per due session", ms(per)),
+            Some(per <= 0.06),
+        ));
+    }
+    rows.push((
+        "slow-consumer queue bounded in bytes (Centrifugo: 1 MB)".into(),
+        "a property of the code, not measured here".into(),
+        None,
+    ));
+    if rows.len() <= 1 {
+        return;
+    }
+    md.push_str(
+        "## Targets (issue 13)
+
+| target | this run | met |
+|---|---|---|
+",
+    );
+    for (what, got, met) in rows {
+        let met = match met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        let _ = writeln!(md, "| {what} | {got} | {met} |");
+    }
+    md.push('\n');
 }
 
 fn fanout(md: &mut String, outcomes: &[Outcome]) {
@@ -400,4 +522,81 @@ fn errors(md: &mut String, outcomes: &[Outcome]) {
         }
     }
     md.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn outcome(
+        scenario: &str,
+        label: &str,
+        target: TargetKind,
+        figures: &[(&str, f64)],
+    ) -> Outcome {
+        Outcome {
+            scenario: scenario.into(),
+            label: label.into(),
+            target,
+            settings: serde_json::json!({"subscribe": true, "publish": {"publisher": "ws-rpc"}}),
+            steps: Vec::new(),
+            figures: figures
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect::<BTreeMap<_, _>>(),
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tandem_figures_carry_their_ratio_to_the_floor() {
+        let lines = [
+            outcome(
+                "fanout",
+                "floor",
+                TargetKind::Floor,
+                &[("max_passing_rate", 1000.0)],
+            ),
+            outcome(
+                "fanout",
+                "memory",
+                TargetKind::Tandem,
+                &[("max_passing_rate", 500.0)],
+            ),
+            outcome(
+                "idle",
+                "floor",
+                TargetKind::Floor,
+                &[("rss_per_connection_bytes", 7000.0)],
+            ),
+            outcome(
+                "idle",
+                "memory",
+                TargetKind::Tandem,
+                &[("rss_per_connection_bytes", 21000.0)],
+            ),
+            outcome(
+                "acks",
+                "redis",
+                TargetKind::Tandem,
+                &[("ack_p99_ms", 4.0), ("sent_per_s", 1000.0)],
+            ),
+        ]
+        .iter()
+        .map(Outcome::to_json_line)
+        .collect::<Vec<_>>()
+        .join("\n");
+        let md = markdown(&lines, &Machine::default()).unwrap();
+        assert!(md.contains("| memory | 500 (0.50×) |"), "{md}");
+        assert!(md.contains("0.50× (500 vs 1000 /s) | **no**"), "{md}");
+        assert!(md.contains("3.00×"), "{md}");
+        assert!(
+            md.contains(
+                "| Redis acknowledged write p99 ≤ 5 ms at 1000/s (`chat.send`) | 4 ms | yes |"
+            ),
+            "{md}"
+        );
+        assert!(markdown("not json", &Machine::default()).is_err());
+    }
 }
