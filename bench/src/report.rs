@@ -63,9 +63,15 @@ pub struct Step {
 }
 
 impl Outcome {
-    /// One line of JSON.
+    /// One line of JSON (figures that are not finite numbers are left out:
+    /// JSON has no NaN).
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#))
+        let mut clean = self.clone();
+        clean.figures.retain(|_, v| v.is_finite());
+        for step in &mut clean.steps {
+            step.figures.retain(|_, v| v.is_finite());
+        }
+        serde_json::to_string(&clean).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#))
     }
 
     /// A human summary.

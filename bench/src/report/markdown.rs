@@ -145,17 +145,25 @@ fn targets(md: &mut String, outcomes: &[Outcome]) {
     let fan_floor = floor_of(&fan, |_| true).map(|f| fig(f, "max_passing_rate"));
     for (engine, want) in [("memory", 0.7), ("redis", 0.5)] {
         if let (Some(o), Some(base)) = (find(outcomes, "fanout", engine, |_| true), fan_floor) {
-            let ratio = fig(o, "max_passing_rate") / base;
-            rows.push((
-                format!("fan-out max passing rate, {engine} ≥ {want}× the floor's"),
-                format!(
-                    "{:.2}× ({} vs {} /s)",
-                    ratio,
-                    n(fig(o, "max_passing_rate")),
-                    n(base)
-                ),
-                Some(ratio >= want),
-            ));
+            let what = format!("fan-out max passing rate, {engine} ≥ {want}× the floor's");
+            let rate = fig(o, "max_passing_rate");
+            if base > 0.0 {
+                let ratio = rate / base;
+                rows.push((
+                    what,
+                    format!("{:.2}× ({} vs {} /s)", ratio, n(rate), n(base)),
+                    Some(ratio >= want),
+                ));
+            } else {
+                rows.push((
+                    what,
+                    format!(
+                        "no ratio: the floor passed no rate ({engine}: {} /s)",
+                        n(rate)
+                    ),
+                    None,
+                ));
+            }
         }
     }
     let idles = of(outcomes, "idle");

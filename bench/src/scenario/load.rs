@@ -212,10 +212,14 @@ pub async fn load(common: &Common, scenario: &str, s: &LoadSettings) -> anyhow::
     figures.insert("duplicates".into(), step.counters.duplicates as f64);
     figures.insert("deliveries_per_s".into(), step.deliveries_per_s);
     figures.insert("sent_per_s".into(), step.sent_per_s);
-    figures.insert("latency_p50_ms".into(), step.latency.p50_ms);
-    figures.insert("latency_p99_ms".into(), step.latency.p99_ms);
-    figures.insert("ack_p50_ms".into(), step.acks.p50_ms);
-    figures.insert("ack_p99_ms".into(), step.acks.p99_ms);
+    if step.latency.count > 0 {
+        figures.insert("latency_p50_ms".into(), step.latency.p50_ms);
+        figures.insert("latency_p99_ms".into(), step.latency.p99_ms);
+    }
+    if step.acks.count > 0 {
+        figures.insert("ack_p50_ms".into(), step.acks.p50_ms);
+        figures.insert("ack_p99_ms".into(), step.acks.p99_ms);
+    }
     if let Some(u) = step.usage.server {
         figures.insert("server_cpu_percent".into(), u.cpu_percent);
     }

@@ -70,7 +70,9 @@ pub async fn storm(common: &Common, s: &StormSettings) -> anyhow::Result<Outcome
     figures.insert("recovered".into(), c.recovered as f64);
     figures.insert("recover_failed".into(), c.recover_failed as f64);
     figures.insert("all_back".into(), f64::from(u8::from(all_back)));
-    figures.insert("recovery_s".into(), recovery.unwrap_or(f64::NAN));
+    if let Some(r) = recovery {
+        figures.insert("recovery_s".into(), r);
+    }
     figures.insert("reconnect_p50_ms".into(), reconnects.p50_ms);
     figures.insert("reconnect_p99_ms".into(), reconnects.p99_ms);
     figures.insert("connect_p99_ms".into(), connect.p99_ms);
