@@ -222,7 +222,7 @@ if [ -n "$quick" ]; then
   acks_rate=200; acks_time=3s
   sweep_total=3000; sweep_due=30; sweep_after=40s
 else
-  fanout_args=(fanout --subscribers 1000 --rates 100,200,300,500,750,1000,1500,2000,3000 --step 10s --drain 5s)
+  fanout_args=(fanout --subscribers 1000 --rates 50,100,150,200,250,300,400,500,750,1000,1500 --step 10s --drain 5s)
   many_args=(many --sessions 1000 --per-session 10 --rate 10 --duration 20s --drain 10s)
   idle_n=19500
   storm_args=(storm --sessions 100 --per-session 50 --rate 2 --duration 30s --drop-after 5s --recovery-timeout 60s)

@@ -145,7 +145,7 @@ pub struct FanoutArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "100,200,300,500,750,1000,1500,2000,3000"
+        default_value = "50,100,150,200,250,300,400,500,750,1000,1500"
     )]
     pub rates: Vec<f64>,
     /// Seconds per rate.

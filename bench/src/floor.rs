@@ -13,7 +13,8 @@
 //! increment each). Each connection has one task and a bounded queue
 //! (`--queue` messages, allocated as it fills, like Tandem's); a receiver
 //! whose queue is full is closed with 3008, like Tandem's slow consumers.
-//! The read buffer is as small as Tandem's default (`--read-buffer`).
+//! The read buffer is as small as Tandem's default (`--read-buffer`); queued
+//! messages are written with one system call per batch (`--write-buffer`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use clap::Parser;
+use futures_util::SinkExt;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -43,6 +45,10 @@ pub struct FloorConfig {
     /// WebSocket read buffer per connection, bytes (Tandem's default).
     #[arg(long, default_value_t = 4096)]
     pub read_buffer: usize,
+    /// Bytes a connection's writer may gather before writing to the socket:
+    /// queued messages are written in one system call (0: one per message).
+    #[arg(long, default_value_t = 65536)]
+    pub write_buffer: usize,
     /// Outbound messages queued per connection before it is closed as slow.
     #[arg(long, default_value_t = 1024)]
     pub queue: usize,
@@ -127,7 +133,7 @@ async fn upgrade(
 ) -> Response {
     let max = floor.config.max_frame;
     ws.read_buffer_size(floor.config.read_buffer)
-        .write_buffer_size(0)
+        .write_buffer_size(floor.config.write_buffer)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| connection(socket, floor, q))
@@ -157,7 +163,7 @@ async fn connection(mut socket: WebSocket, floor: Floor, q: WsQuery) {
             },
             item = queued => match item {
                 Some(text) => {
-                    if socket.send(Message::Text(text)).await.is_err() {
+                    if write_batch(&mut socket, text, member.as_mut().map(|(_, rx)| rx)).await.is_err() {
                         break;
                     }
                 }
@@ -173,6 +179,25 @@ async fn connection(mut socket: WebSocket, floor: Floor, q: WsQuery) {
     if let Some((id, _)) = member {
         floor.leave(&room, id);
     }
+}
+
+/// Writes `first` and whatever else is queued (up to 256 messages), then
+/// flushes once.
+async fn write_batch(
+    socket: &mut WebSocket,
+    first: Utf8Bytes,
+    rx: Option<&mut mpsc::Receiver<Utf8Bytes>>,
+) -> Result<(), axum::Error> {
+    socket.feed(Message::Text(first)).await?;
+    if let Some(rx) = rx {
+        for _ in 0..255 {
+            match rx.try_recv() {
+                Ok(more) => socket.feed(Message::Text(more)).await?,
+                Err(_) => break,
+            }
+        }
+    }
+    socket.flush().await
 }
 
 async fn publish(
