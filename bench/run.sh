@@ -21,7 +21,8 @@
 #   --tandem-env VAR=VAL  extra environment for every Tandem server (repeatable)
 #   --floor-arg ARG       extra argument for every bench-floor (repeatable), e.g. --floor-arg=--read-buffer=1024
 #   --label-suffix TEXT   appended to every result label (to tell variants apart)
-#   --results FILE        result lines (default: bench/results/<date>.jsonl)
+#   --results FILE        result lines (default: bench/results/<date>.jsonl; the machine and
+#                         command notes are kept beside it, so `tandem-bench report` can render it again)
 #   --doc FILE            Markdown to write (default: docs/benchmarks.md)
 #   --no-doc              do not write the Markdown
 #   --no-build            use the release binaries already built
@@ -302,6 +303,8 @@ if [ -n "$doc" ]; then
     echo
     cat "$commands"
   } > "$work/commands-doc.md"
+  cp "$work/machine.md" "${results%.jsonl}.machine.md"
+  cp "$work/commands-doc.md" "${results%.jsonl}.commands.md"
   "$bin/tandem-bench" report "$results" --machine "$work/machine.md" --commands "$work/commands-doc.md" > "$doc"
   echo "== wrote $doc (results: $results)"
 fi

@@ -33,6 +33,14 @@ pub fn markdown(results: &str, machine: &Machine) -> anyhow::Result<String> {
          subscriber) and measured from the intended send time (no coordinated omission); acknowledgement \
          latencies from the intended send time to the reply. See `bench/README.md` for the tool.\n\n",
     );
+    md.push_str(
+        "Reading the figures: the generator paces publishers with tokio's 1 ms timer, so a message may \
+         leave up to about 1 ms after its intended time, and that is inside every latency (it is most of the \
+         floor's acknowledgement latency). The generator's own CPU is in the step tables: near 100 % it, \
+         not the server, was the limit. After a failing step, deliveries still on their way when the run \
+         stopped count as lost in `lost_final`; the per-step `lost` is what had not arrived by the end of \
+         the step's drain.\n\n",
+    );
     if !machine.description.trim().is_empty() {
         md.push_str("## Machine\n\n");
         md.push_str(machine.description.trim_end());
