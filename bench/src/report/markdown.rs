@@ -72,6 +72,17 @@ fn floor_of<'a>(list: &[&'a Outcome], same: impl Fn(&Outcome) -> bool) -> Option
         .find(|o| o.target == TargetKind::Floor && same(o))
 }
 
+/// The outcomes of `scenario` (none: `None`), its floor run and its first run.
+fn section<'a>(
+    outcomes: &'a [Outcome],
+    scenario: &str,
+) -> Option<(Vec<&'a Outcome>, Option<&'a Outcome>, &'a Outcome)> {
+    let list = of(outcomes, scenario);
+    let first = *list.first()?;
+    let floor = floor_of(&list, |_| true);
+    Some((list, floor, first))
+}
+
 fn fig(o: &Outcome, key: &str) -> f64 {
     o.figures.get(key).copied().unwrap_or(f64::NAN)
 }
@@ -260,12 +271,9 @@ fn targets(md: &mut String, outcomes: &[Outcome]) {
 }
 
 fn fanout(md: &mut String, outcomes: &[Outcome]) {
-    let list = of(outcomes, "fanout");
-    if list.is_empty() {
+    let Some((list, floor, first)) = section(outcomes, "fanout") else {
         return;
-    }
-    let floor = floor_of(&list, |_| true);
-    let first = list[0];
+    };
     let _ = writeln!(
         md,
         "## Fan-out: 1 session × {} subscribers, 1 publisher\n\n\
@@ -331,12 +339,9 @@ fn fanout(md: &mut String, outcomes: &[Outcome]) {
 }
 
 fn many(md: &mut String, outcomes: &[Outcome]) {
-    let list = of(outcomes, "many");
-    if list.is_empty() {
+    let Some((list, floor, first)) = section(outcomes, "many") else {
         return;
-    }
-    let floor = floor_of(&list, |_| true);
-    let first = list[0];
+    };
     let _ = writeln!(
         md,
         "## Many sessions: {} sessions × {} connections, one publisher each at {}/s\n\n\
@@ -407,12 +412,9 @@ fn idle(md: &mut String, outcomes: &[Outcome]) {
 }
 
 fn storm(md: &mut String, outcomes: &[Outcome]) {
-    let list = of(outcomes, "storm");
-    if list.is_empty() {
+    let Some((list, floor, first)) = section(outcomes, "storm") else {
         return;
-    }
-    let floor = floor_of(&list, |_| true);
-    let first = list[0];
+    };
     let _ = writeln!(
         md,
         "## Reconnect storm: {} sessions × {} subscribers drop at once\n\n\
@@ -455,12 +457,9 @@ fn storm(md: &mut String, outcomes: &[Outcome]) {
 }
 
 fn acks(md: &mut String, outcomes: &[Outcome]) {
-    let list = of(outcomes, "acks");
-    if list.is_empty() {
+    let Some((list, floor, first)) = section(outcomes, "acks") else {
         return;
-    }
-    let floor = floor_of(&list, |_| true);
-    let first = list[0];
+    };
     let _ = writeln!(
         md,
         "## Acknowledged writes: `chat.send` at {}/s\n\n\

@@ -104,13 +104,5 @@ pub async fn fanout(common: &Common, s: &FanoutSettings) -> anyhow::Result<Outco
         figures.insert("p99_ms_at_fail".into(), fail.latency.p99_ms);
     }
     let errors = run.errors.borrow().clone();
-    Ok(Outcome {
-        scenario: "fanout".into(),
-        label: common.label.clone(),
-        target: common.target.kind,
-        settings: serde_json::to_value(s)?,
-        steps,
-        figures,
-        errors,
-    })
+    super::outcome(common, "fanout", s, steps, figures, errors)
 }

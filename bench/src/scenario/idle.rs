@@ -92,13 +92,5 @@ pub async fn idle(common: &Common, s: &IdleSettings) -> anyhow::Result<Outcome> 
         figures.insert("server_cpu_percent".into(), u.cpu_percent);
     }
     let errors = run.errors.borrow().clone();
-    Ok(Outcome {
-        scenario: "idle".into(),
-        label: common.label.clone(),
-        target: common.target.kind,
-        settings: serde_json::to_value(s)?,
-        steps: vec![step],
-        figures,
-        errors,
-    })
+    super::outcome(common, "idle", s, vec![step], figures, errors)
 }

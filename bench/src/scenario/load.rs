@@ -224,13 +224,5 @@ pub async fn load(common: &Common, scenario: &str, s: &LoadSettings) -> anyhow::
         figures.insert("server_cpu_percent".into(), u.cpu_percent);
     }
     let errors = run.errors.borrow().clone();
-    Ok(Outcome {
-        scenario: scenario.to_owned(),
-        label: common.label.clone(),
-        target: common.target.kind,
-        settings: serde_json::to_value(s)?,
-        steps: vec![step],
-        figures,
-        errors,
-    })
+    super::outcome(common, scenario, s, vec![step], figures, errors)
 }

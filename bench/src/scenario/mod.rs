@@ -280,6 +280,26 @@ pub fn delta(b: &Counters, a: &Counters) -> Counters {
     }
 }
 
+/// The outcome of a scenario run, with the run's errors.
+pub fn outcome(
+    common: &Common,
+    scenario: &str,
+    settings: &impl serde::Serialize,
+    steps: Vec<Step>,
+    figures: std::collections::BTreeMap<String, f64>,
+    errors: Vec<String>,
+) -> anyhow::Result<crate::report::Outcome> {
+    Ok(crate::report::Outcome {
+        scenario: scenario.to_owned(),
+        label: common.label.clone(),
+        target: common.target.kind,
+        settings: serde_json::to_value(settings)?,
+        steps,
+        figures,
+        errors,
+    })
+}
+
 /// Connect and subscribe latencies (and clears them).
 pub fn take_connect(run: &Run) -> crate::stats::Summary {
     summary(&run.connect.replace(Latency::new()))

@@ -88,13 +88,5 @@ pub async fn storm(common: &Common, s: &StormSettings) -> anyhow::Result<Outcome
             && (common.target.kind == TargetKind::Floor || (lost == 0 && c.duplicates == 0)),
     );
     let errors = run.errors.borrow().clone();
-    Ok(Outcome {
-        scenario: "storm".into(),
-        label: common.label.clone(),
-        target: common.target.kind,
-        settings: serde_json::to_value(s)?,
-        steps: vec![step],
-        figures,
-        errors,
-    })
+    super::outcome(common, "storm", s, vec![step], figures, errors)
 }

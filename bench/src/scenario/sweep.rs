@@ -215,15 +215,7 @@ pub async fn sweep(common: &Common, s: &SweepSettings) -> anyhow::Result<Outcome
         pass: Some(errors == 0 && abandoned == s.due as u64),
         ..Default::default()
     };
-    Ok(Outcome {
-        scenario: "sweep".into(),
-        label: common.label.clone(),
-        target: common.target.kind,
-        settings: serde_json::to_value(s)?,
-        steps: vec![step],
-        figures,
-        errors: Vec::new(),
-    })
+    super::outcome(common, "sweep", s, vec![step], figures, Vec::new())
 }
 
 #[cfg(test)]
