@@ -68,6 +68,9 @@ cargo build --locked --bins
 echo "== cargo test (unit + integration)"
 cargo test --locked --all-targets
 
+echo "== benchmark tool: unit tests and smoke runs (bench/, no timing asserted)"
+cargo test --locked -p tandem-bench --all-targets
+
 echo "== interop: official centrifuge npm client (memory engine)"
 (
   cd tests/interop
