@@ -55,7 +55,7 @@ describe('SessionStore', () => {
     expect(s.role).toBe('viewer');
     expect(s.assets.map((a) => a.name)).toEqual(['n.txt']);
     store.receive({ offset: 7, type: 'collaborator.removed', actor: 'alice', at: T0, data: { user_id: 'bob' } });
-    expect(store.state.gone).toMatch(/revoked/);
+    expect(store.state.gone).toMatch(/removed your access/);
   });
 
   it('reloads a snapshot without a gap: events held during the reload are applied after it', () => {
