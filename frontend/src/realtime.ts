@@ -121,6 +121,8 @@ export class Realtime {
 
   /** The sign-in cannot go on without the user. */
   needSignIn(reason: string): void {
+    const p = this.conn.phase;
+    if (p.kind === 'signin' && p.reason === reason) return;
     this.dispatch({ type: 'signin', reason });
   }
 

@@ -61,6 +61,7 @@ export class App {
   private flushTimer: number | undefined;
   private flushFailures = 0;
   private loading: Promise<void> | null = null;
+  private signinOff: (() => void) | null = null;
 
   constructor(
     readonly auth: Auth,
@@ -164,15 +165,25 @@ export class App {
   private renderSignIn(p: Phase): void {
     if (p.kind !== 'signin') {
       this.signin.hidden = true;
+      this.signinOff?.();
+      this.signinOff = null;
       return;
     }
     const error = h('p', { class: 'error', role: 'alert' });
     const token = h('textarea', { rows: 3, spellcheck: 'false', placeholder: 'eyJhbGciOi…', 'aria-label': 'New token' });
-    const unsent = this.outbox.pending().length;
+    const kept = h('p', { class: 'hint' });
+    const count = () => {
+      const unsent = this.outbox.pending().length;
+      kept.hidden = unsent === 0;
+      kept.textContent = `${unsent} unsent change${unsent === 1 ? ' is' : 's are'} kept and will be sent once you are signed in.`;
+    };
+    count();
+    this.signinOff?.();
+    this.signinOff = this.outbox.onChange(count);
     this.signin.hidden = false;
     this.signin.replaceChildren(
       h('p', null, h('strong', null, 'Sign in again. '), p.reason),
-      h('p', { class: 'hint', hidden: unsent === 0 }, `${unsent} unsent change${unsent === 1 ? ' is' : 's are'} kept and will be sent once you are signed in.`),
+      kept,
       h(
         'div',
         { class: 'row wrap' },
@@ -257,7 +268,9 @@ export class App {
 
   /** Sends what waits in the outbox, each write once, oldest first. */
   async flushOutbox(): Promise<void> {
-    if (this.outbox.waiting().length === 0) return;
+    // Nothing can be sent until the user signs in again; it resumes then.
+    const p = this.phase.kind;
+    if (this.outbox.waiting().length === 0 || p === 'signin' || p === 'renewing') return;
     clearTimeout(this.flushTimer);
     const delivered = await this.outbox.flush((item) => this.writer.send(item));
     const messages = delivered.filter((d): d is ChatMessage => d !== null);

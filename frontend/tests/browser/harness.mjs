@@ -224,20 +224,21 @@ export function mintToken(secret, user) {
   return r.stdout.trim();
 }
 
-const tokens = new Map();
-
-/** A REST call as `user` (demo token, cached per server); throws on HTTP errors. */
-export async function rest(baseURL, user, method, p, body) {
-  const cacheKey = `${baseURL} ${user}`;
-  if (!tokens.has(cacheKey)) tokens.set(cacheKey, await token(baseURL, user));
+/** A REST call with `bearer`; throws on HTTP errors. */
+export async function restAs(baseURL, bearer, method, p, body) {
   const res = await fetch(`${baseURL}${p}`, {
     method,
-    headers: { authorization: `Bearer ${tokens.get(cacheKey)}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/** A REST call as `user` through the demo login (dev mode); throws on HTTP errors. */
+export async function rest(baseURL, user, method, p, body) {
+  return restAs(baseURL, await token(baseURL, user), method, p, body);
 }
 
 /** Chat texts shown (delivered messages only, not pending ones). */
