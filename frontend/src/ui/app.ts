@@ -287,9 +287,12 @@ export class App {
   leaveSession(id: string, why: string): void {
     this.flash = why;
     this.sessions = this.sessions.filter((s) => s.id !== id);
-    this.emitSessions();
+    // At once: nothing of the old view may run until the hash change is handled.
+    this.view?.dispose();
+    this.view = null;
     if (location.hash !== '#/') location.hash = '#/';
     else this.route();
+    this.emitSessions();
   }
 
   private route(): void {

@@ -90,6 +90,7 @@ export function sessionView(app: App, id: string): { el: HTMLElement; dispose: (
           onclick: () => choose(t.id),
         },
         t.label,
+        h('span', { class: 'fresh-dot', 'aria-hidden': 'true', title: 'Something new here' }, ' •'),
       );
       tabButtons.set(t.id, b);
       return b;
