@@ -181,7 +181,12 @@ export function missionPanel({ app, id, sub }: SessionContext, editing: Editing)
         open: opened.has(step.id),
         ontoggle: (e: Event) => ((e.target as HTMLDetailsElement).open ? opened.add(step.id) : opened.delete(step.id)),
       },
-      h('summary', null, 'Tool, inputs, outputs'),
+      h(
+        'summary',
+        { title: 'Tool, inputs and outputs' },
+        step.tool ? h('code', { class: 'tool' }, step.tool) : h('span', { class: 'meta' }, 'no tool'),
+        ' · inputs, outputs',
+      ),
       wrapField(
         `${at}/tool`,
         labelled(
@@ -209,7 +214,6 @@ export function missionPanel({ app, id, sub }: SessionContext, editing: Editing)
           `${at}/name`,
           textInput(`Step name: ${step.name}`, step.name, `step-name-${step.id}`, w, (from, to) => write({ kind: 'renameStep', hopId: hop.id, stepId: step.id, from, to })),
         ),
-        step.tool ? h('code', { class: 'tool', title: 'Tool' }, step.tool) : null,
         wrapField(
           `${at}/status`,
           select(`Status of step ${step.name}`, step.status, STEP_STATUSES, `step-status-${step.id}`, !w, (to) =>

@@ -66,7 +66,7 @@ describe('the workspace, live on both sides', { timeout: 180_000 }, () => {
     await until(async () => (await B.page.getByLabel('Mission goal').inputValue()) === 'Be in Lisbon by Friday', 'B to see the goal');
 
     const search = A.page.locator('[data-step=s1]');
-    await search.getByText('Tool, inputs, outputs').click();
+    await search.locator('summary').click();
     await search.getByLabel('Tool of step Search').fill('flights.search');
     await search.getByLabel('Tool of step Search').press('Enter');
     await search.getByLabel('Inputs of step Search').fill('{"from": "BER", "to": "LIS"}');
@@ -82,7 +82,7 @@ describe('the workspace, live on both sides', { timeout: 180_000 }, () => {
     }, 'the tool, inputs and outputs on the server');
     const bSearch = B.page.locator('[data-step=s1]');
     await bSearch.locator('code.tool', { hasText: 'flights.search' }).waitFor();
-    await bSearch.getByText('Tool, inputs, outputs').click();
+    await bSearch.locator('summary').click();
     await until(async () => (await bSearch.getByLabel('Inputs of step Search').inputValue()).includes('"BER"'), 'B to see the inputs');
     await screenshot(B.page, 'mission');
 
