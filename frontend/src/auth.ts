@@ -6,6 +6,7 @@
 // Kept in sessionStorage: one user per tab, so two windows can be two users.
 
 import { ApiClient, ApiError, NetworkError, type TokenSource } from './api';
+import { renewal } from './state/renewal';
 
 export type AuthMode = 'demo' | 'token';
 
@@ -145,14 +146,15 @@ export class Auth implements TokenSource {
    */
   async renewAfterRefusal(refused: string): Promise<string | null> {
     if (this.renewing) return this.renewing;
-    if (refused !== this.data.token) return this.data.token;
-    this.renewing = this.renew().finally(() => {
+    const next = renewal({ refused, current: this.data.token, mode: this.data.mode, mintedAt: this.renewedAt, now: Date.now(), guardMs: RENEW_GUARD_MS });
+    if (next === 'use-current') return this.data.token;
+    this.renewing = this.renew(next === 'renew').finally(() => {
       this.renewing = null;
     });
     return this.renewing;
   }
 
-  private async renew(): Promise<string | null> {
+  private async renew(mint: boolean): Promise<string | null> {
     if (this.data.mode === 'token') {
       const expired = this.data.expiresAt !== null && this.data.expiresAt <= Date.now();
       this.onSignInNeeded(
@@ -162,7 +164,7 @@ export class Auth implements TokenSource {
       );
       return null;
     }
-    if (Date.now() - this.renewedAt < RENEW_GUARD_MS) {
+    if (!mint) {
       this.onSignInNeeded('The server refused a token it had just issued. Sign in again.');
       return null;
     }

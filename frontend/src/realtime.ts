@@ -8,7 +8,7 @@
 // client answers by reconnecting at once), or `connect()` after a terminal
 // disconnect. So the header can count down to the real next attempt. A token
 // the server refuses (close 3500, e.g. it restarted with a new secret) is
-// renewed through the sign-in (demo login), or the user is asked for one.
+// replaced through the sign-in (demo login again), or the user is asked for one.
 
 import {
   Centrifuge,
@@ -17,7 +17,6 @@ import {
   disconnectedCodes,
   type Subscription,
 } from 'centrifuge';
-import { NetworkError } from './api';
 import { TokenRefused, type Auth } from './auth';
 import { initialConn, step, type ConnEvent, type ConnState, type Phase } from './state/connection';
 import type { LiveSignal, SessionEvent, StreamPosition, UserNotice } from './types';
@@ -46,18 +45,29 @@ export class Realtime {
   private timer: number | undefined;
   private readonly net = new EventTarget();
   private readonly listeners = new Set<(p: Phase) => void>();
-  /** The token the client connects with (to tell the sign-in which one was refused). */
+  /** The token the current or last attempt sent. */
   private usedToken = '';
+  /** A token the server refused: the next attempt asks the sign-in for another. */
+  private refused: string | null = null;
 
   constructor(private readonly auth: Auth) {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     this.client = new Centrifuge(`${scheme}://${location.host}/connection/websocket`, {
+      // Every token reaches the client through here (never setToken with a
+      // token), so `usedToken` is exactly the one the current attempt sends.
       getToken: async () => {
+        const refused = this.refused;
+        this.refused = null;
         try {
-          this.usedToken = await auth.refresh();
-          return this.usedToken;
+          const token = refused ? await auth.renewAfterRefusal(refused) : await auth.token();
+          // null: the sign-in told the app, which asks the user.
+          if (!token) throw new UnauthorizedError('sign-in needed');
+          this.usedToken = token;
+          return token;
         } catch (err) {
           if (err instanceof TokenRefused) throw new UnauthorizedError(err.message);
+          // Not reached the server: renew on the next attempt.
+          if (!(err instanceof UnauthorizedError)) this.refused = refused;
           throw err;
         }
       },
@@ -73,8 +83,13 @@ export class Realtime {
       if (ctx.type === 'transport' || ctx.type === 'connect' || ctx.type === 'connectToken') this.dispatch({ type: 'failed' });
     });
     this.client.on('disconnected', (ctx) => {
-      if (ctx.code === disconnectedCodes.disconnectCalled) return;
-      if (ctx.code === INVALID_TOKEN || ctx.code === disconnectedCodes.unauthorized) void this.tokenRefused();
+      // We stopped it, or no token could be had: the sign-in has the user now.
+      if (ctx.code === disconnectedCodes.disconnectCalled || ctx.code === disconnectedCodes.unauthorized) return;
+      if (ctx.code === INVALID_TOKEN) {
+        // The next attempt asks the sign-in for a token to use instead of this one.
+        this.refused = this.usedToken;
+        this.connectAgain();
+      }
       // Any other terminal close (bad request, message too big): try again later.
       else this.dispatch({ type: 'lost' });
     });
@@ -85,28 +100,21 @@ export class Realtime {
     addEventListener('online', () => this.dispatch({ type: 'browserOnline' }));
   }
 
-  async start(): Promise<void> {
-    try {
-      this.usedToken = await this.auth.token();
-    } catch {
-      // No token now (server unreachable while renewing): the client asks on connect.
-      this.usedToken = '';
-    }
-    this.client.setToken(this.usedToken);
-    this.dispatch({ type: 'start' });
-    this.client.connect();
+  start(): void {
+    this.connectAgain();
   }
 
-  /** Connects again with the current token (after a new sign-in). */
+  /** Connects with a token from the sign-in (again: after it renewed or the user pasted one). */
   resume(): void {
-    this.usedToken = this.auth.current;
-    this.client.setToken(this.usedToken);
-    if (this.client.state === 'disconnected') {
-      this.dispatch({ type: 'start' });
-      this.client.connect();
-    } else if (this.client.state === 'connecting') {
-      this.dispatch({ type: 'retryNow' });
-    }
+    this.refused = null;
+    if (this.client.state === 'disconnected') this.connectAgain();
+    else if (this.client.state === 'connecting') this.dispatch({ type: 'retryNow' });
+  }
+
+  private connectAgain(): void {
+    this.client.setToken('');
+    this.dispatch({ type: 'start' });
+    this.client.connect();
   }
 
   stop(): void {
@@ -150,21 +158,6 @@ export class Realtime {
     if (this.client.state === 'disconnected') this.client.connect();
     // The client reconnects at once on "online" (see the module comment).
     else if (this.client.state === 'connecting') this.net.dispatchEvent(new Event('online'));
-  }
-
-  private async tokenRefused(): Promise<void> {
-    this.dispatch({ type: 'renewing' });
-    try {
-      const token = await this.auth.renewAfterRefusal(this.usedToken);
-      // null: the sign-in told the app, which asks the user.
-      if (token) this.resume();
-    } catch (err) {
-      if (!(err instanceof NetworkError)) throw err;
-      // The server went away meanwhile: the next attempt asks for a token again.
-      this.client.setToken('');
-      this.dispatch({ type: 'start' });
-      this.client.connect();
-    }
   }
 
   /**

@@ -15,8 +15,6 @@ export type Phase =
   | { kind: 'reconnecting'; retryAt: number | null; attempt: number }
   /** The browser says there is no network: wait for it to come back. */
   | { kind: 'offline' }
-  /** Getting a fresh token (the server refused the old one). */
-  | { kind: 'renewing' }
   /** The server refused the sign-in and the app cannot renew it alone. */
   | { kind: 'signin'; reason: string }
   /** Signed out or stopped on purpose. */
@@ -64,8 +62,7 @@ export type ConnEvent =
   | { type: 'retryNow' }
   | { type: 'browserOffline' }
   | { type: 'browserOnline' }
-  /** The server refused the token: renew it (demo) or ask the user. */
-  | { type: 'renewing' }
+  /** The server refused the sign-in and only the user can renew it. */
   | { type: 'signin'; reason: string }
   | { type: 'stopped' };
 
@@ -93,7 +90,7 @@ export function step(
       : st.everConnected || (retryAt !== null && st.failures > 0)
         ? { kind: 'reconnecting', retryAt, attempt: st.failures }
         : { kind: 'connecting' };
-  const waiting = s.phase.kind === 'signin' || s.phase.kind === 'renewing' || s.phase.kind === 'stopped';
+  const waiting = s.phase.kind === 'signin' || s.phase.kind === 'stopped';
   const attemptNow = (st: ConnState): { state: ConnState; action: ConnAction } => ({
     state: { ...st, phase: lostPhase(st, null), timer: { at: now + o.attemptTimeoutMs, fire: 'timeout' } },
     action: 'attempt',
@@ -130,8 +127,6 @@ export function step(
       if (s.phase.kind === 'connected' || waiting) return { state: st, action: null };
       return attemptNow(st);
     }
-    case 'renewing':
-      return { state: { ...s, phase: { kind: 'renewing' }, timer: null }, action: null };
     case 'signin':
       return { state: { ...s, phase: { kind: 'signin', reason: e.reason }, timer: null }, action: null };
     case 'stopped':

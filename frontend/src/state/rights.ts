@@ -49,7 +49,6 @@ export function offlineReason(phase: Phase): string | null {
     case 'offline':
       return 'You are offline: this needs a connection.';
     case 'signin':
-    case 'renewing':
       return 'Sign in again first: this needs the server.';
     default:
       return 'Not connected to the server right now: this needs a connection.';

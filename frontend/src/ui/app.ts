@@ -97,7 +97,7 @@ export class App {
     let countdown: number | undefined;
     const showPhase = (p: Phase) => {
       clearInterval(countdown);
-      pill.dataset.state = p.kind === 'renewing' ? 'reconnecting' : p.kind;
+      pill.dataset.state = p.kind;
       retry.hidden = p.kind !== 'reconnecting';
       const text = () => {
         switch (p.kind) {
@@ -109,8 +109,6 @@ export class App {
             return p.retryAt === null ? 'Reconnecting…' : `Server unreachable · retrying in ${secondsUntil(p.retryAt, Date.now())} s`;
           case 'offline':
             return 'Offline';
-          case 'renewing':
-            return 'Signing in again…';
           case 'signin':
             return 'Sign-in needed';
           case 'stopped':
@@ -153,7 +151,7 @@ export class App {
         this.emitSessions();
       })
       .catch(() => {});
-    await this.realtime.start();
+    this.realtime.start();
     addEventListener('hashchange', () => this.route());
     this.route();
     void this.loadSessions();
@@ -270,7 +268,7 @@ export class App {
   async flushOutbox(): Promise<void> {
     // Nothing can be sent until the user signs in again; it resumes then.
     const p = this.phase.kind;
-    if (this.outbox.waiting().length === 0 || p === 'signin' || p === 'renewing') return;
+    if (this.outbox.waiting().length === 0 || p === 'signin') return;
     clearTimeout(this.flushTimer);
     const delivered = await this.outbox.flush((item) => this.writer.send(item));
     const messages = delivered.filter((d): d is ChatMessage => d !== null);

@@ -144,11 +144,18 @@ describe('server restarts', { timeout: 120_000 }, () => {
     const stored = await rest(server.url, 'alice', 'GET', `/api/sessions/${sessionId}/messages`);
     assert.deepEqual(stored.map((m) => m.content), ['before', 'after one', 'after two']);
 
-    // A reload loads the session again (no endless "Loading…").
+    // A reload with the refused token still in the tab (as right after such a restart)
+    // signs in again and loads the session: no endless "Loading…", no error toasts.
+    await A.page.evaluate((old) => {
+      const auth = JSON.parse(sessionStorage.getItem('tandem.auth'));
+      sessionStorage.setItem('tandem.auth', JSON.stringify({ ...auth, token: old }));
+    }, tokenBefore);
     await A.page.reload();
     await connected(A.page);
     await A.page.locator('[data-testid=messages] .content', { hasText: 'after two' }).waitFor();
     assert.equal(await A.page.getByTestId('session-loading').isVisible(), false);
+    assert.equal(await A.page.locator('.toast').count(), 0);
+    assert.notEqual(await A.page.evaluate(() => JSON.parse(sessionStorage.getItem('tandem.auth')).token), tokenBefore);
     await A.context.close();
   });
 

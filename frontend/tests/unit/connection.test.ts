@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, initialConn, secondsUntil, step, type ConnEvent, type ConnState } from '../../src/state/connection';
+import { renewal } from '../../src/state/renewal';
 
 const o = { minMs: 500, maxMs: 8000, attemptTimeoutMs: 10_000 };
 function run(events: ConnEvent[], now = 0, random = 0.5, from: ConnState = initialConn()) {
@@ -61,14 +62,25 @@ describe('connection back-off', () => {
     expect(s.phase).toMatchObject({ kind: 'reconnecting' });
   });
 
-  it('leaves the retry loop while the sign-in is renewed or needs the user', () => {
-    let { s } = run([{ type: 'start' }, { type: 'connected' }, { type: 'renewing' }]);
+  it('leaves the retry loop while the sign-in needs the user', () => {
+    let { s } = run([{ type: 'start' }, { type: 'connected' }, { type: 'signin', reason: 'token refused' }]);
     expect(step(s, { type: 'timer' }, 0, 0, o).action).toBeNull();
-    expect(step(s, { type: 'lost' }, 0, 0, o).state.phase.kind).toBe('renewing');
-    ({ s } = run([{ type: 'signin', reason: 'token refused' }], 0, 0, s));
+    expect(step(s, { type: 'lost' }, 0, 0, o).state.phase.kind).toBe('signin');
     expect(s.phase).toEqual({ kind: 'signin', reason: 'token refused' });
     expect(step(s, { type: 'retryNow' }, 0, 0, o).action).toBeNull();
     ({ s } = run([{ type: 'start' }, { type: 'connected' }], 0, 0, s));
     expect(s.phase.kind).toBe('connected');
+  });
+});
+
+describe('a refused token', () => {
+  const base = { current: 'T1', mode: 'demo' as const, mintedAt: 0, now: 60_000, guardMs: 10_000 };
+  it('is renewed once: later reports of the same refusal use the new token', () => {
+    expect(renewal({ ...base, refused: 'T1' })).toBe('renew');
+    expect(renewal({ ...base, refused: 'T0' })).toBe('use-current');
+  });
+  it('goes to the user when pasted, or when a fresh token is refused too', () => {
+    expect(renewal({ ...base, refused: 'T1', mode: 'token' })).toBe('ask-user');
+    expect(renewal({ ...base, refused: 'T1', mintedAt: 55_000 })).toBe('ask-user');
   });
 });

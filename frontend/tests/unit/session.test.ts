@@ -71,4 +71,15 @@ describe('SessionStore', () => {
     expect(texts(store)).toEqual(['one', 'two', 'three', 'four']);
     expect(store.state.offset).toBe(6);
   });
+
+  it('removes assets, and keeps the import marks of messages', () => {
+    const store = new SessionStore(snapshot(2), 'bob');
+    store.receive({ offset: 3, type: 'asset.added', actor: 'alice', at: T0, data: { asset: { id: 'a1', name: 'n.txt' } } });
+    store.receive({ offset: 4, type: 'asset.added', actor: 'alice', at: T0, data: { asset: { id: 'a2', name: 'm.txt' } } });
+    store.receive({ offset: 5, type: 'asset.removed', actor: 'alice', at: T0, data: { asset_id: 'a1' } });
+    expect(store.state.assets.map((a) => a.id)).toEqual(['a2']);
+    const imported = { ...chat(6, 'hi').data.message, author: 'carol', imported: { author: 'alice', session_id: 'old' } };
+    store.receive({ offset: 6, type: 'chat.message', actor: 'carol', at: T0, data: { message: imported }, imported: { actor: 'alice' } });
+    expect(store.state.messages[0].imported).toEqual({ author: 'alice', session_id: 'old' });
+  });
 });
