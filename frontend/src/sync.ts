@@ -18,6 +18,20 @@ export type Delivered = ChatMessage | null;
 
 const MAX_PLANS = 4;
 
+/**
+ * Deletes something; a 404 means it is gone already (someone else, or an
+ * earlier attempt whose answer was lost) unless `stillThere` says otherwise
+ * (then the 404 was for the session itself).
+ */
+async function removed(remove: () => Promise<unknown>, stillThere: () => Promise<boolean>): Promise<void> {
+  try {
+    await remove();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+    if (await stillThere()) throw err;
+  }
+}
+
 export class Writer {
   constructor(
     private readonly api: ApiClient,
@@ -50,14 +64,10 @@ export class Writer {
         return done;
       }
       case 'assetRemove':
-        try {
-          await this.api.removeAsset(sid, op.assetId);
-        } catch (err) {
-          if (!(err instanceof ApiError && err.status === 404)) throw err;
-          // Gone already (someone else, or an earlier attempt) unless the session is gone.
-          const assets = await this.api.listAssets(sid);
-          if (assets.some((a) => a.id === op.assetId)) throw err;
-        }
+        await removed(
+          () => this.api.removeAsset(sid, op.assetId),
+          async () => (await this.api.listAssets(sid)).some((a) => a.id === op.assetId),
+        );
         return done;
       case 'lifecycle':
         try {
@@ -73,13 +83,10 @@ export class Writer {
         await this.api.share(sid, op.user, op.role);
         return done;
       case 'revoke':
-        try {
-          await this.api.revoke(sid, op.user);
-        } catch (err) {
-          if (!(err instanceof ApiError && err.status === 404)) throw err;
-          const people = await this.api.collaborators(sid);
-          if (people.some((c) => c.user_id === op.user)) throw err;
-        }
+        await removed(
+          () => this.api.revoke(sid, op.user),
+          async () => (await this.api.collaborators(sid)).some((c) => c.user_id === op.user),
+        );
         return done;
       case 'rename': {
         const session = this.local.session(sid) ?? (await this.api.getSession(sid)).session;

@@ -44,6 +44,15 @@ async function say(page, text) {
   await page.getByLabel(/^Message/).press('Enter');
 }
 
+/** A signed-in user in a new session with one delivered message; returns the session id and the token. */
+async function inSession(page, user, name, text) {
+  await signIn(page, user);
+  const id = await createSession(page, name);
+  await say(page, text);
+  await page.locator('[data-testid=messages] li.msg:not(.pending) .content', { hasText: text }).waitFor();
+  return { id, token: await page.evaluate(() => JSON.parse(sessionStorage.getItem('tandem.auth')).token) };
+}
+
 /** Clicks "Retry now" if the app is still counting down (it may have reconnected already). */
 async function retryNowIfWaiting(page) {
   await page.evaluate(() => {
@@ -81,11 +90,7 @@ describe('server restarts', { timeout: 120_000 }, () => {
     const args = ['--dev', '--jwt-hs256-secret', newSecret()];
     server = await startServer({ args });
     const A = await newPage(browser, server.url);
-    await signIn(A.page, 'alice');
-    await createSession(A.page, 'Before the restart');
-    await say(A.page, 'hello');
-    await A.page.locator('[data-testid=messages] li.msg:not(.pending) .content', { hasText: 'hello' }).waitFor();
-    const tokenBefore = await A.page.evaluate(() => JSON.parse(sessionStorage.getItem('tandem.auth')).token);
+    const { token: tokenBefore } = await inSession(A.page, 'alice', 'Before the restart', 'hello');
 
     await server.restart(args, {
       downFor: async () => {
@@ -118,11 +123,7 @@ describe('server restarts', { timeout: 120_000 }, () => {
     const args = ['--dev', '--engine', 'redis', '--redis-url', redis.url, '--redis-prefix', `ui${Date.now()}`];
     server = await startServer({ args });
     const A = await newPage(browser, server.url);
-    await signIn(A.page, 'alice');
-    const sessionId = await createSession(A.page, 'Survives restarts');
-    await say(A.page, 'before');
-    await A.page.locator('[data-testid=messages] li.msg:not(.pending) .content', { hasText: 'before' }).waitFor();
-    const tokenBefore = await A.page.evaluate(() => JSON.parse(sessionStorage.getItem('tandem.auth')).token);
+    const { id: sessionId, token: tokenBefore } = await inSession(A.page, 'alice', 'Survives restarts', 'before');
 
     await server.restart(args, {
       downFor: async () => {

@@ -141,22 +141,19 @@ describe('the workspace, live on both sides', { timeout: 180_000 }, () => {
   it('3. assets: text and links, scoped to the session, the mission or a hop', async () => {
     await tab(A.page, 'Assets');
     await tab(B.page, 'Assets');
-    await A.page.getByLabel('Asset name').fill('seats.txt');
-    await A.page.getByLabel('Text content').fill('Window seats, please.');
-    await A.page.getByLabel('Attach to').selectOption({ label: 'Hop: Flights' });
-    await A.page.getByRole('button', { name: 'Add asset' }).click();
-    await A.page.getByLabel('Asset name').fill('map.png');
-    await A.page.getByLabel('Kind').selectOption('uri');
-    await A.page.getByLabel('URI').fill('data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==');
-    await A.page.getByLabel('Media type').fill('image/png');
-    await A.page.getByLabel('Attach to').selectOption({ label: 'The mission' });
-    await A.page.getByRole('button', { name: 'Add asset' }).click();
-    await A.page.getByLabel('Asset name').fill('notes.md');
-    await A.page.getByLabel('Kind').selectOption('text');
-    await A.page.getByLabel('Text content').fill('# Notes');
-    await A.page.getByLabel('Media type').fill('text/markdown');
-    await A.page.getByLabel('Attach to').selectOption({ label: 'The session' });
-    await A.page.getByRole('button', { name: 'Add asset' }).click();
+    const addAsset = async (page, { name, text, uri, type, scope }) => {
+      await page.getByLabel('Asset name').fill(name);
+      await page.getByLabel('Kind').selectOption(uri ? 'uri' : 'text');
+      if (uri) await page.getByLabel('URI').fill(uri);
+      else await page.getByLabel('Text content').fill(text);
+      await page.getByLabel('Media type').fill(type);
+      await page.getByLabel('Attach to').selectOption({ label: scope });
+      await page.getByRole('button', { name: 'Add asset' }).click();
+    };
+    await addAsset(A.page, { name: 'seats.txt', text: 'Window seats, please.', type: 'text/plain', scope: 'Hop: Flights' });
+    const pixel = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+    await addAsset(A.page, { name: 'map.png', uri: pixel, type: 'image/png', scope: 'The mission' });
+    await addAsset(A.page, { name: 'notes.md', text: '# Notes', type: 'text/markdown', scope: 'The session' });
     const group = (page, label) => page.locator('.asset-group', { has: page.locator('h4', { hasText: label }) });
     await group(B.page, 'Hop: Flights').locator('[data-name="seats.txt"]').waitFor();
     await group(B.page, 'Mission').locator('[data-name="map.png"]').waitFor();

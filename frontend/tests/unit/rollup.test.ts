@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { hopStatusFromSteps, rollUp } from '../../src/state/rollup';
 import { SessionStore } from '../../src/state/session';
 import type { StepStatus } from '../../src/types';
-import { mission, snapshot, T0 } from './fixtures';
+import { mission, missionUpdated, snapshot } from './fixtures';
 
 const steps = (...ss: StepStatus[]) => ss.map((status) => ({ status }));
 
@@ -26,21 +26,9 @@ describe('hop status roll-up', () => {
 
   it('is applied after a mission.updated patch, as the server does', () => {
     const store = new SessionStore(snapshot(2, { mission: mission() }), 'bob');
-    store.receive({
-      offset: 3,
-      type: 'mission.updated',
-      actor: 'alice',
-      at: T0,
-      data: { mission_id: 'mid', base_revision: 2, revision: 3, patch: [{ op: 'replace', path: '/hops/0/steps/0/status', value: 'running' }] },
-    });
+    store.receive(missionUpdated(3, 3, [{ op: 'replace', path: '/hops/0/steps/0/status', value: 'running' }]));
     expect(store.state.mission?.hops[0].status).toBe('running');
-    store.receive({
-      offset: 4,
-      type: 'mission.updated',
-      actor: 'alice',
-      at: T0,
-      data: { mission_id: 'mid', base_revision: 3, revision: 4, patch: [{ op: 'replace', path: '/hops/0/steps/0/status', value: 'completed' }] },
-    });
+    store.receive(missionUpdated(4, 4, [{ op: 'replace', path: '/hops/0/steps/0/status', value: 'completed' }]));
     expect(store.state.mission?.hops[0].status).toBe('completed');
     expect(store.state.mission?.revision).toBe(4);
   });

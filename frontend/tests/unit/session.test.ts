@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SessionStore } from '../../src/state/session';
-import { chat, mission, snapshot, T0 } from './fixtures';
+import { chat, mission, missionUpdated, snapshot, T0 } from './fixtures';
 
 const texts = (store: SessionStore) => store.state.messages.map((m) => m.content);
 
@@ -37,13 +37,12 @@ describe('SessionStore', () => {
 
   it('applies mission patches, status changes, collaborators and assets', () => {
     const store = new SessionStore(snapshot(2, { mission: mission() }), 'bob');
-    store.receive({
-      offset: 3,
-      type: 'mission.updated',
-      actor: 'alice',
-      at: T0,
-      data: { mission_id: 'mid', base_revision: 2, revision: 3, patch: [{ op: 'replace', path: '/hops/0/steps/0/status', value: 'completed' }, { op: 'add', path: '/hops/-', value: { id: 'h2', name: 'Hotel', status: 'pending', steps: [] } }] },
-    });
+    store.receive(
+      missionUpdated(3, 3, [
+        { op: 'replace', path: '/hops/0/steps/0/status', value: 'completed' },
+        { op: 'add', path: '/hops/-', value: { id: 'h2', name: 'Hotel', status: 'pending', steps: [] } },
+      ]),
+    );
     store.receive({ offset: 4, type: 'session.status_changed', actor: 'alice', at: T0, data: { from: 'active', to: 'completed' } });
     store.receive({ offset: 5, type: 'collaborator.updated', actor: 'alice', at: T0, data: { collaborator: { user_id: 'bob', role: 'viewer', added_at: T0 } } });
     store.receive({ offset: 6, type: 'asset.added', actor: 'alice', at: T0, data: { asset: { id: 'a1', name: 'n.txt' } } });
