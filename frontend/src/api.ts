@@ -32,10 +32,13 @@ export class ApiError extends Error {
 }
 
 export class NetworkError extends Error {
-  constructor() {
-    super('Cannot reach the server.');
+  constructor(message = 'Cannot reach the server.') {
+    super(message);
   }
 }
+
+/** A request with no answer by then counts as not reached (nothing waits forever). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** An error as the state modules see it. */
 export function toFailure(err: unknown): Failure {
@@ -50,9 +53,14 @@ async function call<T>(method: string, path: string, token: string | null, body?
   if (body !== undefined) h['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new NetworkError();
+    res = await fetch(path, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw new NetworkError((err as Error)?.name === 'TimeoutError' ? 'The server did not answer in time.' : undefined);
   }
   const text = await res.text().catch(() => '');
   let json: any = null;
