@@ -54,6 +54,10 @@ describe('two users collaborate live', { timeout: 180_000 }, () => {
     await tab(A.page, 'Sharing');
     await A.page.getByLabel('User id').fill('bob');
     await A.page.getByLabel('Role', { exact: true }).selectOption('editor');
+    // The user-id pattern is valid for the browser too: it refuses a "/".
+    await A.page.getByLabel('User id').fill('a/b');
+    assert.equal(await A.page.getByLabel('User id').evaluate((el) => el.checkValidity()), false);
+    await A.page.getByLabel('User id').fill('bob');
     await A.page.getByRole('button', { name: 'Share' }).click();
     await A.page.locator('[data-testid=collaborators] li[data-user=bob]:not(.pending)').waitFor();
 
