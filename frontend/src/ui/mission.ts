@@ -342,7 +342,7 @@ export function missionPanel({ app, id, sub }: SessionContext, editing: Editing)
   }
 
   function render(s: SessionState, r: Rights) {
-    const items = app.outbox.pending(id);
+    const items = app.outbox.pending(id).filter((i) => i.op.kind === 'mission');
     const edits = missionEdits(items);
     const key = JSON.stringify([s.mission?.id, s.mission?.revision, r.write, r.online, items.map((i) => [i.key, i.error, i.conflict])]);
     if (key === shownKey) return;
