@@ -3,8 +3,9 @@
 # the production build, then the browser tests (system Chromium through
 # playwright-core) against the real server binary, which take screenshots into
 # docs/screenshots/. Needs the server built (`cargo build`; TANDEM_BIN
-# overrides the path) and Chromium (`apt-get install -y chromium`;
-# CHROMIUM_PATH overrides /usr/bin/chromium). Works without stdin (CI).
+# overrides the path), Chromium (`apt-get install -y chromium`; CHROMIUM_PATH
+# overrides /usr/bin/chromium) and redis-server (the restart tests run the
+# server on a throw-away Redis they start). Works without stdin (CI).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +27,10 @@ echo "== frontend: browser tests (chromium, playwright-core)"
 bin="${TANDEM_BIN:-../target/debug/tandem}"
 if [ ! -x "$bin" ]; then
   echo "run-tests.sh: the server binary $bin is missing: run \`cargo build\` in the repository root first (or set TANDEM_BIN)" >&2
+  exit 1
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "run-tests.sh: redis-server is missing: apt-get install -y redis-server (scripts/test.sh installs it)" >&2
   exit 1
 fi
 node --test --test-concurrency=1 tests/browser/

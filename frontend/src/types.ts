@@ -39,7 +39,12 @@ export interface ChatMessage {
   offset: number;
   metadata?: Record<string, unknown>;
   idempotency_key?: string;
+  /** Set on messages brought in by an import: `author` is then the importer. */
+  imported?: { author: string; session_id: string };
 }
+
+export type MessageRole = ChatMessage['role'];
+export const MESSAGE_ROLES: MessageRole[] = ['user', 'assistant', 'system', 'tool'];
 
 export interface ToolStep {
   id: string;
@@ -70,9 +75,11 @@ export interface Mission {
   updated_at: string;
 }
 
+export type AssetScope = { kind: 'session' } | { kind: 'mission' } | { kind: 'hop'; hop_id: string };
+
 export interface Asset {
   id: string;
-  scope: { kind: 'session' } | { kind: 'mission' } | { kind: 'hop'; hop_id: string };
+  scope: AssetScope;
   name: string;
   media_type: string;
   content?: string;
@@ -105,6 +112,32 @@ export interface SessionEvent {
   actor: string;
   at: string;
   data: any;
+  /** Set on events brought in by an import: `actor` is then the importer. */
+  imported?: { actor: string };
+}
+
+/** A live-only signal on `session:<id>` (no offset, never stored). */
+export interface LiveSignal {
+  type: string;
+  actor: string;
+  at: string;
+  data: any;
+}
+
+/** `GET /api/info`. */
+export interface ServerInfo {
+  name: string;
+  version: string;
+  dev: boolean;
+  engine: 'memory' | 'redis';
+}
+
+/** `GET /api/sessions/{id}/export`. */
+export interface ExportDocument {
+  format: string;
+  exported_at: string;
+  session: Session;
+  [key: string]: unknown;
 }
 
 /** A JSON Patch (RFC 6902) operation. */
@@ -118,4 +151,14 @@ export type UserNotice =
   | { type: 'session.added'; session: Session; role?: Role }
   | { type: 'session.role_changed'; session: Session; role: Role }
   | { type: 'session.removed'; session_id: string; reason?: string }
-  | { type: 'session.status_changed'; session_id: string; from: SessionStatus; to: SessionStatus };
+  | { type: 'session.status_changed'; session_id: string; from: SessionStatus; to: SessionStatus }
+  /** Ephemeral (no offset, not in history), coalesced to about one a second per session. */
+  | {
+      type: 'session.activity';
+      session_id: string;
+      message_count: number;
+      last_activity_at: string;
+      offset: number;
+      actor: string;
+      event: string;
+    };

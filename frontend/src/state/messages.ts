@@ -1,5 +1,6 @@
 // What the chat shows: the messages in the state, the ones delivered but not
-// yet echoed by the stream, and the ones still in the outbox (pending). Pure.
+// yet echoed by the stream, and the chat messages still in the outbox
+// (pending). Pure.
 
 import type { ChatMessage } from '../types';
 import type { OutboxItem } from './outbox';
@@ -20,6 +21,8 @@ export function chatLines(
   const shown = [...messages, ...echoed].sort((a, b) => a.offset - b.offset);
   return [
     ...shown.map((message) => ({ kind: 'message' as const, message })),
-    ...pending.filter((i) => !keys.has(i.key)).map((item) => ({ kind: 'pending' as const, item })),
+    ...pending
+      .filter((i) => i.op.kind === 'chat' && !keys.has(i.key))
+      .map((item) => ({ kind: 'pending' as const, item })),
   ];
 }

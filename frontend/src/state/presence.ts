@@ -47,3 +47,46 @@ export function typingText(users: string[]): string {
   if (users.length === 1) return `${users[0]} is typing…`;
   return `${users.slice(0, -1).join(', ')} and ${users[users.length - 1]} are typing…`;
 }
+
+/**
+ * Who is editing which mission field ("/hops/0/steps/1/name"), from the
+ * live `mission.editing` signals. A marker expires by itself when its editor
+ * sends no refresh for `ttlMs` (they closed the tab, lost the network).
+ */
+export class Editing {
+  private readonly byUser = new Map<string, { path: string; until: number }>();
+
+  constructor(private readonly ttlMs = 10_000) {}
+
+  /** `path` null: the user stopped editing. */
+  signal(user: string, path: string | null, now: number): void {
+    if (path) this.byUser.set(user, { path, until: now + this.ttlMs });
+    else this.byUser.delete(user);
+  }
+
+  /** Users editing at `now` (except `me`), by field path. */
+  active(now: number, me: string): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [user, m] of this.byUser) {
+      if (m.until <= now) {
+        this.byUser.delete(user);
+        continue;
+      }
+      if (user === me) continue;
+      out.set(m.path, [...(out.get(m.path) ?? []), user].sort());
+    }
+    return out;
+  }
+
+  /** The earliest time a marker expires (to re-render then), or null. */
+  nextExpiry(): number | null {
+    let min: number | null = null;
+    for (const m of this.byUser.values()) if (min === null || m.until < min) min = m.until;
+    return min;
+  }
+}
+
+export function editingText(users: string[]): string {
+  if (users.length === 0) return '';
+  return `${users.join(', ')} ${users.length === 1 ? 'is' : 'are'} editing`;
+}

@@ -15,6 +15,7 @@ import type {
   Snapshot,
 } from '../types';
 import { applyPatch } from './jsonpatch';
+import { rollUp } from './rollup';
 import { Sequencer, type Arrival } from './sequencer';
 
 export interface SessionState {
@@ -67,7 +68,7 @@ export function applyEvent(state: SessionState, event: SessionEvent, me: string)
       session.updated_at = event.at;
       break;
     case 'session.deleted':
-      s.gone = 'This session was deleted.';
+      s.gone = `This session was deleted by ${event.actor}.`;
       break;
     case 'collaborator.added':
     case 'collaborator.updated': {
@@ -84,7 +85,7 @@ export function applyEvent(state: SessionState, event: SessionEvent, me: string)
       session.collaborators = session.collaborators.filter((x) => x.user_id !== d.user_id);
       if (d.user_id === me) {
         s.role = null;
-        s.gone = 'Your access to this session was revoked.';
+        s.gone = `${event.actor} removed your access to this session.`;
       }
       break;
     case 'chat.message': {
@@ -99,12 +100,16 @@ export function applyEvent(state: SessionState, event: SessionEvent, me: string)
       break;
     case 'mission.updated':
       if (state.mission) {
-        const patched = applyPatch(state.mission, d.patch as PatchOp[]);
+        // The server rolls hop statuses up from their steps after every patch.
+        const patched = rollUp(applyPatch(state.mission, d.patch as PatchOp[]));
         s.mission = { ...patched, revision: d.revision, updated_at: event.at };
       }
       break;
     case 'asset.added':
-      s.assets = [...state.assets, d.asset];
+      s.assets = [...state.assets.filter((a) => a.id !== d.asset?.id), d.asset];
+      break;
+    case 'asset.removed':
+      s.assets = state.assets.filter((a) => a.id !== d.asset_id);
       break;
     default:
       break;

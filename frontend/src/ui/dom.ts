@@ -61,9 +61,3 @@ export function labelled(id: string, label: string, control: HTMLElement, visual
   control.id = id;
   return h('div', { class: 'field' }, h('label', { for: id, class: visuallyHidden ? 'sr-only' : undefined }, label), control);
 }
-
-let seq = 0;
-export function uid(prefix: string): string {
-  seq += 1;
-  return `${prefix}-${seq}`;
-}

@@ -1,30 +1,45 @@
-// One session: chat (live, typing, pending messages), presence, mission,
-// assets, sharing and lifecycle.
+// One session: a header (name, status, lifecycle, export/fork/delete), who is
+// here, then the chat beside tabs for the mission, the activity, the assets
+// and the sharing (on a phone the chat is a tab too). Keeps the session's
+// state from its snapshot and live events, and leaves for the list, saying
+// why, when the session is gone.
 
-import { ApiError } from '../api';
-import type { LifecycleAction } from '../api';
-import { chatLines } from '../state/messages';
-import { Presence, Typing, typingText } from '../state/presence';
+import { ApiError, toFailure } from '../api';
+import { Editing, Presence, Typing } from '../state/presence';
+import { rightsFor, type Rights } from '../state/rights';
 import { SessionStore, type SessionState } from '../state/session';
+import { humanError } from '../state/writes';
 import type { SessionSub } from '../realtime';
-import type { ChatMessage, Role, SessionStatus } from '../types';
+import type { LiveSignal, SessionEvent } from '../types';
+import { activityPanel } from './activity';
 import type { App } from './app';
-import { h, labelled, replace, time } from './dom';
+import { assetsPanel } from './assets';
+import { chatPanel } from './chat';
+import { h, replace } from './dom';
+import { sessionHead } from './head';
 import { missionPanel } from './mission';
+import { sharingPanel } from './sharing';
+import { unsentBox } from './unsent';
 
-const ACTIONS: Record<SessionStatus, LifecycleAction[]> = {
-  active: ['complete', 'archive'],
-  completed: ['archive'],
-  abandoned: ['reopen', 'archive'],
-  archived: ['restore'],
-};
+type Tab = 'chat' | 'mission' | 'activity' | 'assets' | 'sharing';
+const TABS: { id: Tab; label: string; phoneOnly?: boolean }[] = [
+  { id: 'chat', label: 'Chat', phoneOnly: true },
+  { id: 'mission', label: 'Mission' },
+  { id: 'activity', label: 'Activity' },
+  { id: 'assets', label: 'Assets' },
+  { id: 'sharing', label: 'Sharing' },
+];
 
-const ACTION_TEXT: Record<LifecycleAction, string> = {
-  complete: 'Complete',
-  archive: 'Archive',
-  restore: 'Restore',
-  reopen: 'Reopen',
-};
+/** The tab an event belongs to (for the "something new there" dot). */
+function tabOf(e: SessionEvent): Tab | null {
+  if (e.type === 'chat.message') return 'chat';
+  if (e.type.startsWith('mission.')) return 'mission';
+  if (e.type.startsWith('asset.')) return 'assets';
+  if (e.type.startsWith('collaborator.')) return 'sharing';
+  return null;
+}
+
+const GONE = 'This session no longer exists on the server: it was deleted, is no longer shared with you, or was lost when the server restarted.';
 
 export function sessionView(app: App, id: string): { el: HTMLElement; dispose: () => void } {
   const me = app.auth.user;
@@ -33,369 +48,245 @@ export function sessionView(app: App, id: string): { el: HTMLElement; dispose: (
   let disposed = false;
   const presence = new Presence();
   const typing = new Typing();
-  let delivered: ChatMessage[] = [];
+  const editing = new Editing();
   const cleanups: (() => void)[] = [];
-
-  const title = h('h2', { class: 'session-title' }, 'Loading…');
-  const statusBadge = h('span', { class: 'badge' });
-  const actions = h('div', { class: 'actions', role: 'group', 'aria-label': 'Lifecycle' });
-  const banner = h('p', { class: 'banner', role: 'status', hidden: true });
-  const log = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Chat messages', 'data-testid': 'messages' });
-  const typingLine = h('p', { class: 'typing', 'aria-live': 'polite', 'data-testid': 'typing' });
-  const people = h('ul', { class: 'people', 'aria-label': 'People here now', 'data-testid': 'presence' });
-  const assetList = h('ul', { class: 'assets', 'data-testid': 'assets' });
-  const collabList = h('ul', { class: 'collaborators', 'data-testid': 'collaborators' });
-  const shareForm = h('div');
-  const mission = missionPanel(app, id, () => store?.state ?? null);
-
-  // Composer: typing signals throttled; every message goes through the outbox.
-  const input = h('textarea', { rows: 2, name: 'message', placeholder: 'Write a message…', 'data-testid': 'composer', maxlength: 16000 });
-  let typingSentAt = 0;
-  let typingStop: number | undefined;
-  const stopTyping = () => {
-    if (typingSentAt) sub?.typing(false);
-    typingSentAt = 0;
+  const state = () => store?.state ?? null;
+  const rights = (): Rights => {
+    const s = state();
+    return rightsFor(s ? { role: s.role, status: s.session.status, gone: s.gone } : { role: null, status: 'active', gone: 'Loading…' }, app.phase);
   };
-  input.addEventListener('input', () => {
-    const now = Date.now();
-    if (input.value.trim() && now - typingSentAt > 2000) {
-      typingSentAt = now;
-      sub?.typing(true);
-    }
-    clearTimeout(typingStop);
-    typingStop = window.setTimeout(stopTyping, 3000);
-  });
-  const send = () => {
-    const content = input.value.trim();
-    if (!content || !canWrite()) return;
-    app.outbox.add(id, content);
-    input.value = '';
-    clearTimeout(typingStop);
-    stopTyping();
-    void app.flushOutbox();
-  };
-  input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey) {
-      e.preventDefault();
-      send();
-    }
-  });
-  const composer = h(
-    'form',
-    {
-      class: 'composer',
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        send();
-      },
-    },
-    labelled('composer-input', 'Message (Enter sends, Shift+Enter for a new line)', input, true),
-    h('button', { type: 'submit', class: 'primary' }, 'Send'),
+  const ctx = { app, id, state, rights, sub: () => sub };
+
+  const loading = h('p', { class: 'hint', 'data-testid': 'session-loading', role: 'status' }, 'Loading the session…');
+  const here = h('p', { class: 'here', 'data-testid': 'presence', 'aria-label': 'People here now' });
+  const head = sessionHead(ctx);
+  const chat = chatPanel(ctx, typing);
+  const mission = missionPanel(ctx, editing);
+  const activity = activityPanel(ctx);
+  const assets = assetsPanel(ctx);
+  const sharing = sharingPanel(ctx);
+  const unsent = unsentBox(ctx);
+  const panels: Record<Tab, HTMLElement> = { chat: chat.el, mission: mission.el, activity: activity.el, assets: assets.el, sharing: sharing.el };
+
+  // Tabs: on a desktop the chat stays beside the side panel chosen; on a phone one panel shows at a time.
+  const phone = matchMedia('(max-width: 820px)');
+  let view: Tab = 'chat';
+  let side: Exclude<Tab, 'chat'> = 'mission';
+  const fresh = new Set<Tab>();
+  const tabButtons = new Map<Tab, HTMLButtonElement>();
+  const grid = h('div', { class: 'session-grid' });
+  const tablist = h(
+    'div',
+    { class: 'tabs', role: 'tablist', 'aria-label': 'Session parts' },
+    TABS.map((t) => {
+      const b = h(
+        'button',
+        {
+          type: 'button',
+          role: 'tab',
+          id: `tab-${t.id}`,
+          'aria-controls': `panel-${t.id}`,
+          class: t.phoneOnly ? 'phone-only' : undefined,
+          onclick: () => choose(t.id),
+        },
+        t.label,
+        h('span', { class: 'fresh-dot', 'aria-hidden': 'true', title: 'Something new here' }, ' •'),
+      );
+      tabButtons.set(t.id, b);
+      return b;
+    }),
   );
-
-  const canWrite = () => {
-    const s = store?.state;
-    return !!s && !s.gone && (s.role === 'owner' || s.role === 'editor') && s.session.status !== 'archived';
-  };
-
-  function renderHeader(s: SessionState) {
-    title.textContent = s.session.name;
-    statusBadge.className = `badge status-${s.session.status}`;
-    statusBadge.textContent = s.session.status;
-    statusBadge.dataset.testid = 'status';
-    const writer = s.role === 'owner' || s.role === 'editor';
-    replace(
-      actions,
-      writer && !s.gone
-        ? ACTIONS[s.session.status].map((a) =>
-            h('button', { type: 'button', 'data-action': a, onclick: () => lifecycle(a) }, ACTION_TEXT[a]),
-          )
-        : null,
-    );
-    if (s.gone) {
-      banner.hidden = false;
-      banner.textContent = s.gone;
-    } else if (s.session.status === 'archived') {
-      banner.hidden = false;
-      banner.textContent = 'This session is archived: read-only until restored.';
-    } else if (s.role === 'viewer') {
-      banner.hidden = false;
-      banner.textContent = 'You are a viewer here: you can read but not write.';
-    } else banner.hidden = true;
-    input.disabled = !canWrite();
+  function choose(t: Tab) {
+    view = t;
+    if (t !== 'chat') side = t;
+    fresh.delete(t);
+    renderTabs();
   }
-
-  function renderMessages(s: SessionState) {
-    const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-    const lines = chatLines(s.messages, delivered, app.outbox.pending(id));
-    replace(
-      log,
-      lines.length === 0 ? h('li', { class: 'empty' }, 'No messages yet. Say hello!') : null,
-      lines.map((line) => {
-        if (line.kind === 'message') {
-          const m = line.message;
-          return h(
-            'li',
-            { class: `msg${m.author === me ? ' mine' : ''}`, 'data-offset': m.offset, 'data-key': m.idempotency_key },
-            h('span', { class: 'author' }, m.author),
-            h('time', { datetime: m.created_at }, time(m.created_at)),
-            h('p', { class: 'content' }, m.content),
-          );
-        }
-        const i = line.item;
-        return h(
-          'li',
-          { class: 'msg mine pending', 'data-pending': i.key },
-          h('span', { class: 'author' }, me),
-          h('span', { class: 'state' }, i.error ? `Not sent: ${i.error}` : 'Pending: waiting to send…'),
-          h('p', { class: 'content' }, i.content),
-          i.error
-            ? h(
-                'span',
-                { class: 'row' },
-                h('button', { type: 'button', onclick: () => (app.outbox.retry(i.key), void app.flushOutbox()) }, 'Retry'),
-                h('button', { type: 'button', onclick: () => app.outbox.discard(i.key) }, 'Discard'),
-              )
-            : null,
-        );
-      }),
-    );
-    if (nearBottom) log.scrollTop = log.scrollHeight;
+  /** The tabs on screen now: one on a phone, the chat and one side panel on a desktop. */
+  const shownTabs = (): Tab[] => (phone.matches ? [view] : ['chat', side]);
+  function renderTabs() {
+    grid.dataset.view = view;
+    grid.dataset.side = side;
+    const current = phone.matches ? view : side;
+    for (const [t, b] of tabButtons) {
+      b.setAttribute('aria-selected', String(t === current));
+      b.classList.toggle('fresh', fresh.has(t));
+    }
   }
+  phone.addEventListener('change', renderTabs);
+  for (const [t, el] of Object.entries(panels)) {
+    el.id = `panel-${t}`;
+    el.setAttribute('role', 'tabpanel');
+    el.setAttribute('aria-labelledby', `tab-${t}`);
+    el.dataset.panel = t;
+  }
+  grid.append(chat.el, tablist, h('div', { class: 'side' }, mission.el, activity.el, assets.el, sharing.el));
+  renderTabs();
 
-  function renderPresence() {
+  function renderHere() {
     const users = presence.users();
     replace(
-      people,
-      users.map((u) => h('li', { 'data-user': u }, h('span', { class: 'dot', 'aria-hidden': 'true' }), u === me ? `${u} (you)` : u)),
+      here,
+      h('span', { class: 'meta' }, 'Here now: '),
+      users.length === 0 ? h('span', { class: 'meta' }, 'nobody else') : null,
+      users.map((u) => h('span', { class: 'person', 'data-user': u }, h('span', { class: 'dot', 'aria-hidden': 'true' }), u === me ? `${u} (you)` : u)),
     );
-  }
-
-  function renderTyping() {
-    typingLine.textContent = typingText(typing.active(Date.now(), me));
-  }
-
-  function renderAssets(s: SessionState) {
-    replace(
-      assetList,
-      s.assets.length === 0 ? h('li', { class: 'empty' }, 'No assets yet.') : null,
-      s.assets.map((a) =>
-        h(
-          'li',
-          null,
-          h(
-            'details',
-            null,
-            h('summary', null, `${a.name} `, h('span', { class: 'meta' }, `${a.media_type} · ${a.created_by}`)),
-            a.content !== undefined ? h('pre', null, a.content) : a.uri ? h('a', { href: a.uri, rel: 'noopener' }, a.uri) : null,
-          ),
-        ),
-      ),
-    );
-  }
-
-  function renderCollaborators(s: SessionState) {
-    const owner = s.role === 'owner' && !s.gone;
-    replace(
-      collabList,
-      s.session.collaborators.map((c) =>
-        h(
-          'li',
-          { 'data-user': c.user_id },
-          h('span', null, c.user_id),
-          h('span', { class: 'badge' }, c.role),
-          owner && c.role !== 'owner'
-            ? h('button', { type: 'button', class: 'small', 'aria-label': `Revoke ${c.user_id}`, onclick: () => revoke(c.user_id) }, 'Revoke')
-            : null,
-        ),
-      ),
-    );
-    shareForm.hidden = !owner || s.session.status === 'archived';
   }
 
   function render(s: SessionState) {
-    renderHeader(s);
-    renderMessages(s);
-    renderAssets(s);
-    renderCollaborators(s);
-    mission.render(s);
+    const r = rights();
+    head.render(s, r);
+    chat.render(s, r);
+    mission.render(s, r);
+    assets.render(s, r);
+    sharing.render(s, r);
+    activity.render(s, r);
+    unsent.render();
   }
 
-  async function lifecycle(action: LifecycleAction) {
-    try {
-      await app.api.lifecycle(id, action);
-    } catch (err) {
-      app.toast(err);
-    }
-  }
-
-  async function revoke(user: string) {
-    try {
-      await app.api.revoke(id, user);
-    } catch (err) {
-      app.toast(err);
-    }
-  }
-
-  // Sharing form (owner only).
-  const shareUser = h('input', { name: 'user', required: true, pattern: '[^/]{1,128}', placeholder: 'bob' });
-  const shareRole = h('select', { name: 'role' }, h('option', { value: 'editor' }, 'editor'), h('option', { value: 'viewer' }, 'viewer'));
-  shareForm.append(
-    h(
-      'form',
-      {
-        class: 'row wrap',
-        onsubmit: async (e: Event) => {
-          e.preventDefault();
-          const user = shareUser.value.trim();
-          if (!user) return;
-          try {
-            await app.api.share(id, user, shareRole.value as Role);
-            shareUser.value = '';
-          } catch (err) {
-            app.toast(err);
-          }
-        },
-      },
-      labelled('share-user', 'User id', shareUser),
-      labelled('share-role', 'Role', shareRole),
-      h('button', { type: 'submit' }, 'Share'),
-    ),
-  );
-
-  // Asset form.
-  const assetName = h('input', { name: 'asset-name', required: true, placeholder: 'notes.txt' });
-  const assetContent = h('textarea', { name: 'asset-content', rows: 3, required: true, maxlength: 32768 });
-  const assetForm = h(
-    'form',
-    {
-      class: 'stack',
-      onsubmit: async (e: Event) => {
-        e.preventDefault();
-        try {
-          await app.api.addAsset(id, assetName.value.trim(), assetContent.value);
-          assetName.value = '';
-          assetContent.value = '';
-        } catch (err) {
-          app.toast(err);
-        }
-      },
-    },
-    labelled('asset-name', 'Asset name', assetName),
-    labelled('asset-content', 'Text content', assetContent),
-    h('button', { type: 'submit' }, 'Add text asset'),
-  );
-
-  const el = h(
-    'main',
-    { class: 'session-view', id: 'main' },
-    h(
-      'div',
-      { class: 'session-head' },
-      h('a', { href: '#/', class: 'back' }, '← Sessions'),
-      title,
-      statusBadge,
-      actions,
-    ),
-    banner,
-    h(
-      'div',
-      { class: 'session-grid' },
-      h('section', { class: 'chat panel', 'aria-labelledby': 'chat-h' }, h('h3', { id: 'chat-h' }, 'Chat'), log, typingLine, composer),
-      h(
-        'div',
-        { class: 'side' },
-        h('section', { class: 'panel', 'aria-labelledby': 'people-h' }, h('h3', { id: 'people-h' }, 'Here now'), people),
-        mission.el,
-        h('section', { class: 'panel', 'aria-labelledby': 'assets-h' }, h('h3', { id: 'assets-h' }, 'Assets'), assetList, assetForm),
-        h('section', { class: 'panel', 'aria-labelledby': 'share-h' }, h('h3', { id: 'share-h' }, 'Collaborators'), collabList, shareForm),
-      ),
-    ),
-  );
+  const el = h('main', { class: 'session-view', id: 'main' }, head.el, here, loading, unsent.el, grid);
 
   async function refreshPresence() {
     try {
       if (sub) presence.reset(await sub.presence());
-      renderPresence();
+      renderHere();
     } catch {
       /* not subscribed right now; join/leave keep it current */
     }
+  }
+
+  /** Stops with a way forward when the session cannot be loaded. */
+  function loadFailed(err: unknown) {
+    if (err instanceof ApiError && err.status === 404) {
+      app.leaveSession(id, GONE);
+      return;
+    }
+    replace(
+      loading,
+      `Could not load the session: ${humanError(toFailure(err))} `,
+      h('button', { type: 'button', class: 'small', onclick: () => void open() }, 'Retry'),
+    );
   }
 
   async function reloadSnapshot() {
     if (!store) return;
     store.beginReload();
     try {
-      store.reload(await app.api.getSession(id));
+      const snap = await app.api.getSession(id);
+      store.reload(snap);
+      activity.reset(snap);
     } catch (err) {
       store.cancelReload();
-      app.toast(err);
+      if (err instanceof ApiError && err.status === 404) app.leaveSession(id, GONE);
+      else app.toast(err);
+    }
+  }
+
+  function signal(s: LiveSignal) {
+    const now = Date.now();
+    if (s.type === 'chat.typing') {
+      typing.signal(s.actor, s.data?.typing !== false, now);
+      chat.renderTyping();
+    } else if (s.type === 'mission.editing') {
+      editing.signal(s.actor, typeof s.data?.path === 'string' ? s.data.path : null, now);
+      mission.renderEditing();
+    }
+  }
+
+  async function subscriptionEnded(reason: string) {
+    // Revoked, deleted, or refused after a restart: ask the server what is left.
+    try {
+      await app.api.getSession(id);
+      unsent.setLive(`Live updates stopped (${reason}).`, () => void open());
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) app.leaveSession(id, GONE);
+      else unsent.setLive(`Live updates stopped (${reason}).`, () => void open());
     }
   }
 
   async function open() {
+    replace(loading, 'Loading the session…');
+    loading.hidden = false;
+    let snap;
     try {
-      const snap = await app.api.getSession(id);
-      if (disposed) return;
-      store = new SessionStore(snap, me);
-      cleanups.push(
-        store.onChange((s, applied) => {
-          for (const e of applied) if (e.type === 'chat.message') typing.signal(e.actor, false, Date.now());
-          render(s);
-          renderTyping();
-          if (applied.some((e) => e.type === 'session.status_changed' || e.type === 'session.updated')) {
-            app.upsertSession(s.session);
-          }
-        }),
-      );
-      render(store.state);
-      sub = app.realtime.openSession(id, snap.position, {
-        event: (e) => store?.receive(e),
-        typing: (user, on) => {
-          typing.signal(user, on, Date.now());
-          renderTyping();
-        },
-        join: (client, user) => {
-          presence.join(client, user);
-          renderPresence();
-        },
-        leave: (client) => {
-          presence.leave(client);
-          renderPresence();
-        },
-        subscribed: (lost) => {
-          if (lost) void reloadSnapshot();
-          void refreshPresence();
-        },
-        ended: (reason) => {
-          banner.hidden = false;
-          banner.textContent = `Live updates stopped: ${reason}`;
-        },
-      });
+      snap = await app.api.getSession(id);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) {
-        title.textContent = 'Session not found';
-        banner.hidden = false;
-        banner.textContent = 'This session does not exist or is not shared with you.';
-      } else app.toast(err);
+      if (!disposed) loadFailed(err);
+      return;
     }
+    if (disposed) return;
+    loading.hidden = true;
+    unsent.setLive(null);
+    sub?.close();
+    cleanups.forEach((c) => c());
+    cleanups.length = 0;
+    store = new SessionStore(snap, me);
+    activity.reset(snap);
+    app.local = {
+      mission: (sid) => (sid === id ? (store?.state.mission ?? null) : undefined),
+      session: (sid) => (sid === id ? store?.state.session : undefined),
+    };
+    cleanups.push(
+      store.onChange((s, applied) => {
+        for (const e of applied) if (e.type === 'chat.message') typing.signal(e.actor, false, Date.now());
+        if (s.gone) {
+          app.leaveSession(id, s.gone);
+          return;
+        }
+        activity.add(applied);
+        const onScreen = shownTabs();
+        for (const e of applied) {
+          for (const t of [tabOf(e), 'activity' as Tab]) if (t && !onScreen.includes(t)) fresh.add(t);
+        }
+        if (applied.length) renderTabs();
+        render(s);
+        chat.renderTyping();
+        app.upsertSession(s.session);
+        if (document.visibilityState === 'visible') app.seen.mark(id, s.session.message_count, s.offset);
+      }),
+    );
+    render(store.state);
+    app.seen.mark(id, store.state.session.message_count, store.state.offset);
+    sub = app.realtime.openSession(id, snap.position, {
+      event: (e) => store?.receive(e),
+      signal,
+      join: (client, user) => {
+        presence.join(client, user);
+        renderHere();
+      },
+      leave: (client) => {
+        presence.leave(client);
+        renderHere();
+      },
+      subscribed: (lost) => {
+        if (lost) void reloadSnapshot();
+        void refreshPresence();
+      },
+      ended: (_code, reason) => void subscriptionEnded(reason),
+    });
   }
 
-  cleanups.push(app.outbox.onChange(() => store && renderMessages(store.state)));
-  cleanups.push(
-    app.onDelivered((msgs) => {
-      delivered = [...delivered, ...msgs.filter((m) => m.session_id === id)].slice(-50);
-      if (store) renderMessages(store.state);
+  const rerender = () => {
+    const s = state();
+    if (s) render(s);
+  };
+  const stale = () => here.classList.toggle('stale', app.phase.kind !== 'connected');
+  const offs = [
+    app.outbox.onChange(rerender),
+    app.onDelivered((msgs) => chat.delivered(msgs.filter((m) => m.session_id === id))),
+    app.realtime.onPhase((p) => {
+      stale();
+      rerender();
+      // The snapshot could not be loaded while away: try again now.
+      if (p.kind === 'connected' && !store && !loading.hidden) void open();
     }),
-  );
-  // Presence is only known while connected: say so when it may be stale.
-  cleanups.push(
-    app.realtime.onState((state) => {
-      people.classList.toggle('stale', state !== 'connected');
-      people.title = state === 'connected' ? '' : 'Last known: not connected right now';
-    }),
-  );
-  const tick = window.setInterval(renderTyping, 1000);
+    app.onSessions(rerender),
+  ];
+  const tick = window.setInterval(() => {
+    chat.renderTyping();
+    mission.renderEditing();
+  }, 1000);
+  renderHere();
   void open();
 
   return {
@@ -403,9 +294,20 @@ export function sessionView(app: App, id: string): { el: HTMLElement; dispose: (
     dispose: () => {
       disposed = true;
       clearInterval(tick);
-      clearTimeout(typingStop);
       cleanups.forEach((c) => c());
+      offs.forEach((off) => off());
+      phone.removeEventListener('change', renderTabs);
+      chat.dispose();
+      mission.dispose();
       sub?.close();
     },
   };
 }
+
+export type SessionContext = {
+  app: App;
+  id: string;
+  state: () => SessionState | null;
+  rights: () => Rights;
+  sub: () => SessionSub | null;
+};

@@ -9,7 +9,7 @@ export function signInView(demo: boolean, onSignedIn: (auth: Auth) => void): HTM
     error.textContent = err instanceof Error ? err.message : String(err);
   };
   const demoForm = () => {
-    const user = h('input', { name: 'user', autocomplete: 'username', required: true, pattern: '[A-Za-z0-9._-]{1,64}', placeholder: 'alice' });
+    const user = h('input', { name: 'user', autocomplete: 'username', required: true, pattern: '[A-Za-z0-9._\\-]{1,64}', title: '1 to 64 letters, digits, ".", "_" or "-"', placeholder: 'alice' });
     return h(
       'form',
       {
@@ -47,7 +47,7 @@ export function signInView(demo: boolean, onSignedIn: (auth: Auth) => void): HTM
         },
       },
       h('h2', { id: 'token-title' }, demo ? 'Or paste a token' : 'Sign in with a token'),
-      h('p', { class: 'hint' }, 'A connection token (JWT) from your identity provider, or from `tandem token --user NAME`.'),
+      h('p', { class: 'hint' }, 'A connection token (JWT) from your identity provider, or from `cargo run --release -- token --user NAME` with the server\'s secret.'),
       labelled('signin-token', 'Token', token),
       h('button', { type: 'submit', class: demo ? undefined : 'primary' }, 'Sign in with token'),
     );

@@ -68,3 +68,8 @@ export function mission(): Mission {
     updated_at: T0,
   };
 }
+
+/** A `mission.updated` event from revision `revision - 1` to `revision`. */
+export function missionUpdated(offset: number, revision: number, patch: unknown[], actor = 'alice'): SessionEvent {
+  return { offset, type: 'mission.updated', actor, at: T0, data: { mission_id: 'mid', base_revision: revision - 1, revision, patch } };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SessionStore } from '../../src/state/session';
-import { chat, mission, snapshot, T0 } from './fixtures';
+import { chat, mission, missionUpdated, snapshot, T0 } from './fixtures';
 
 const texts = (store: SessionStore) => store.state.messages.map((m) => m.content);
 
@@ -37,13 +37,12 @@ describe('SessionStore', () => {
 
   it('applies mission patches, status changes, collaborators and assets', () => {
     const store = new SessionStore(snapshot(2, { mission: mission() }), 'bob');
-    store.receive({
-      offset: 3,
-      type: 'mission.updated',
-      actor: 'alice',
-      at: T0,
-      data: { mission_id: 'mid', base_revision: 2, revision: 3, patch: [{ op: 'replace', path: '/hops/0/steps/0/status', value: 'completed' }, { op: 'add', path: '/hops/-', value: { id: 'h2', name: 'Hotel', status: 'pending', steps: [] } }] },
-    });
+    store.receive(
+      missionUpdated(3, 3, [
+        { op: 'replace', path: '/hops/0/steps/0/status', value: 'completed' },
+        { op: 'add', path: '/hops/-', value: { id: 'h2', name: 'Hotel', status: 'pending', steps: [] } },
+      ]),
+    );
     store.receive({ offset: 4, type: 'session.status_changed', actor: 'alice', at: T0, data: { from: 'active', to: 'completed' } });
     store.receive({ offset: 5, type: 'collaborator.updated', actor: 'alice', at: T0, data: { collaborator: { user_id: 'bob', role: 'viewer', added_at: T0 } } });
     store.receive({ offset: 6, type: 'asset.added', actor: 'alice', at: T0, data: { asset: { id: 'a1', name: 'n.txt' } } });
@@ -55,7 +54,7 @@ describe('SessionStore', () => {
     expect(s.role).toBe('viewer');
     expect(s.assets.map((a) => a.name)).toEqual(['n.txt']);
     store.receive({ offset: 7, type: 'collaborator.removed', actor: 'alice', at: T0, data: { user_id: 'bob' } });
-    expect(store.state.gone).toMatch(/revoked/);
+    expect(store.state.gone).toMatch(/removed your access/);
   });
 
   it('reloads a snapshot without a gap: events held during the reload are applied after it', () => {
@@ -70,5 +69,16 @@ describe('SessionStore', () => {
     store.reload(snap);
     expect(texts(store)).toEqual(['one', 'two', 'three', 'four']);
     expect(store.state.offset).toBe(6);
+  });
+
+  it('removes assets, and keeps the import marks of messages', () => {
+    const store = new SessionStore(snapshot(2), 'bob');
+    store.receive({ offset: 3, type: 'asset.added', actor: 'alice', at: T0, data: { asset: { id: 'a1', name: 'n.txt' } } });
+    store.receive({ offset: 4, type: 'asset.added', actor: 'alice', at: T0, data: { asset: { id: 'a2', name: 'm.txt' } } });
+    store.receive({ offset: 5, type: 'asset.removed', actor: 'alice', at: T0, data: { asset_id: 'a1' } });
+    expect(store.state.assets.map((a) => a.id)).toEqual(['a2']);
+    const imported = { ...chat(6, 'hi').data.message, author: 'carol', imported: { author: 'alice', session_id: 'old' } };
+    store.receive({ offset: 6, type: 'chat.message', actor: 'carol', at: T0, data: { message: imported }, imported: { actor: 'alice' } });
+    expect(store.state.messages[0].imported).toEqual({ author: 'alice', session_id: 'old' });
   });
 });
