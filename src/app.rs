@@ -101,6 +101,9 @@ impl App {
         let verifier = TokenVerifier::new(&settings.verifier())?;
         let node_id = uuid::Uuid::new_v4().to_string();
         let sessions = SessionService::new(engine.clone(), settings.domain());
+        shutdown
+            .tracker()
+            .spawn(sessions.clone().run_activity_feed(shutdown.token()));
         let sweeper = Sweeper::new(sessions.clone(), engine.clone(), settings.sweeper());
         shutdown
             .tracker()

@@ -273,6 +273,11 @@ pub struct Config {
     #[arg(long, env = "TANDEM_ACTIVITY_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub activity_interval: Duration,
 
+    /// At most one `session.activity` notice per session on collaborators'
+    /// feeds this often (the latest state always goes out). Defaults to 1s.
+    #[arg(long, env = "TANDEM_ACTIVITY_NOTICE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub activity_notice_interval: Duration,
+
     /// A session with no write, no activity ping and nobody connected for this
     /// long becomes `abandoned` (the sweeper). Defaults to 24h.
     #[arg(long, env = "TANDEM_ABANDON_AFTER", default_value = "24h", value_parser = parse_duration)]
@@ -380,6 +385,7 @@ impl Settings {
             max_patch_work_bytes: c.max_patch_work_bytes,
             max_sessions_per_user: c.max_sessions_per_user,
             activity_interval: c.activity_interval,
+            activity_notice_interval: c.activity_notice_interval,
         }
     }
 
@@ -519,6 +525,10 @@ impl Config {
             ("TANDEM_HTTP_HEADER_TIMEOUT", self.http_header_timeout),
             ("TANDEM_HTTP_BODY_TIMEOUT", self.http_body_timeout),
             ("TANDEM_SUBSCRIBE_TIMEOUT", self.subscribe_timeout),
+            (
+                "TANDEM_ACTIVITY_NOTICE_INTERVAL",
+                self.activity_notice_interval,
+            ),
         ] {
             if value < Duration::from_millis(100) {
                 return Err(bad(setting, "must be at least 100ms"));

@@ -27,6 +27,7 @@ pub mod dev;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod info;
 pub mod lifecycle;
 pub mod missions;
 pub mod openapi;
@@ -95,5 +96,6 @@ pub(crate) fn api_router(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(limits.body))
         .merge(import)
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(info::info))
         .route("/api/{*rest}", any(error::no_route))
 }

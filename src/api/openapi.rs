@@ -17,6 +17,9 @@ use super::error::{ErrorBody, ErrorDetail};
 /// Path of the document itself.
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
 
+/// The endpoints that need no token.
+pub const PUBLIC_PATHS: [&str; 2] = [OPENAPI_PATH, "/api/info"];
+
 /// The static part of the document; paths come from the router.
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -120,7 +123,7 @@ pub fn operations(doc: &OpenApi) -> Vec<(&'static str, String)> {
 /// 400/413/415/422 for body and parameter problems, 500 and 503.
 fn add_common_responses(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let public = path == OPENAPI_PATH;
+        let public = PUBLIC_PATHS.contains(&path.as_str());
         for op in [
             &mut item.get,
             &mut item.post,
@@ -225,13 +228,14 @@ mod tests {
             ("POST", "/api/sessions/{id}/fork"),
             ("GET", "/api/sessions/{id}/stats"),
             ("GET", "/api/openapi.json"),
+            ("GET", "/api/info"),
         ] {
             assert!(
                 ops.contains(&(method.to_owned(), path.to_owned())),
                 "{method} {path} missing from the OpenAPI document"
             );
         }
-        assert_eq!(ops.len(), 31, "{ops:?}");
+        assert_eq!(ops.len(), 32, "{ops:?}");
         let docs = documented();
         let undocumented: Vec<_> = ops.difference(&docs).collect();
         let unknown: Vec<_> = docs.difference(&ops).collect();
@@ -254,8 +258,9 @@ mod tests {
                 .flatten()
             {
                 let codes = &op.responses.responses;
-                assert!(codes.contains_key("500") || path == OPENAPI_PATH, "{path}");
-                if path == OPENAPI_PATH {
+                let public = PUBLIC_PATHS.contains(&path.as_str());
+                assert!(codes.contains_key("500") || public, "{path}");
+                if public {
                     assert!(op.security.as_ref().is_some_and(Vec::is_empty));
                 } else {
                     assert!(codes.contains_key("401"), "{path}");
@@ -276,7 +281,7 @@ mod tests {
             .filter_map(|op| op.operation_id.as_deref())
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
-        assert_eq!(ids.len(), 31, "every operation has an operationId");
+        assert_eq!(ids.len(), 32, "every operation has an operationId");
         assert_eq!(unique.len(), ids.len(), "operationIds are unique: {ids:?}");
         let json = serde_json::to_value(doc).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3."));

@@ -1,7 +1,6 @@
 //! Chat: sending messages (idempotent with a client key), paging through
 //! them, and the ephemeral typing signal.
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -10,11 +9,8 @@ use super::error::DomainError;
 use super::model::{new_id, ChatMessage, MessageRole, Role};
 use super::service::{Outcome, SessionService};
 use super::validate;
-use crate::channels;
 use crate::engine::store::MessageRange;
-use crate::engine::{EngineError, PublishRequest};
-use crate::protocol::reply::Publication;
-use crate::protocol::Json;
+use crate::engine::EngineError;
 
 /// Input of `send_message`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -136,34 +132,5 @@ impl SessionService {
             limit: page.limit.unwrap_or(50).clamp(1, 200),
         };
         Ok(self.engine().messages(id, range).await?)
-    }
-
-    /// Tells the session that `actor` is (or stopped) typing. Live only:
-    /// no offset, never stored or replayed.
-    pub async fn typing(&self, actor: &str, id: Uuid, typing: bool) -> Result<(), DomainError> {
-        let (_, role) = self.load_visible(actor, id).await?;
-        if !role.can_write() {
-            return Err(DomainError::Forbidden("viewers cannot write"));
-        }
-        let data = Json::from_value(&json!({
-            "type": "chat.typing",
-            "actor": actor,
-            "at": Utc::now(),
-            "data": { "typing": typing },
-        }))
-        .map_err(|e| DomainError::Engine(EngineError::Internal(e.to_string())))?;
-        let request = PublishRequest {
-            publication: Publication {
-                data,
-                info: None,
-                offset: 0,
-                tags: None,
-            },
-            history: false,
-        };
-        self.engine()
-            .publish(&channels::session(id), request)
-            .await?;
-        Ok(())
     }
 }

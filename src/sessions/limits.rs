@@ -33,6 +33,8 @@ pub struct DomainLimits {
     pub max_sessions_per_user: usize,
     /// Activity pings closer together than this are not stored again.
     pub activity_interval: Duration,
+    /// At most one `session.activity` notice per session this often.
+    pub activity_notice_interval: Duration,
 }
 
 impl Default for DomainLimits {
@@ -50,6 +52,7 @@ impl Default for DomainLimits {
             max_patch_work_bytes: 16 * 1024 * 1024,
             max_sessions_per_user: 10_000,
             activity_interval: Duration::from_secs(10),
+            activity_notice_interval: Duration::from_secs(1),
         }
     }
 }

@@ -10,12 +10,14 @@
 //! the fresh record.
 
 pub mod error;
+mod feed;
 pub mod limits;
 pub mod model;
 pub mod patch;
 pub mod replay;
 pub mod rpc;
 pub mod service;
+pub mod signals;
 pub mod status;
 pub mod validate;
 

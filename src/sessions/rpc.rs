@@ -131,6 +131,13 @@ fn yes() -> bool {
 }
 
 #[derive(Deserialize)]
+struct Editing {
+    session_id: Uuid,
+    #[serde(default)]
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Share {
     session_id: Uuid,
     user_id: String,
@@ -309,6 +316,16 @@ pub fn register(router: &mut RpcRouter, s: &SessionService) {
             .await
             .map(|()| serde_json::json!({}))
     });
+    add(
+        router,
+        "mission.editing",
+        s,
+        |s, u, p: Editing| async move {
+            s.editing(&u, p.session_id, p.path)
+                .await
+                .map(|()| serde_json::json!({}))
+        },
+    );
     add(
         router,
         "mission.create",

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::feed::{ActivityFeed, Notice};
 use super::limits::DomainLimits;
 use super::model::{new_id, Collaborator, Event, Role, Session, SessionStatus, Timestamp};
 use super::status;
@@ -37,6 +38,8 @@ pub(super) struct ServiceInner {
     pub(super) limits: DomainLimits,
     /// When each session's activity was last stored by this node.
     last_touch: DashMap<Uuid, Instant>,
+    /// Coalesced `session.activity` notices.
+    pub(super) feed: ActivityFeed,
 }
 
 /// A change being prepared on a loaded record.
@@ -228,6 +231,7 @@ impl SessionService {
     pub fn new(engine: Arc<dyn Engine>, limits: DomainLimits) -> Self {
         Self {
             inner: Arc::new(ServiceInner {
+                feed: ActivityFeed::new(limits.activity_notice_interval),
                 engine,
                 limits,
                 last_touch: DashMap::new(),
@@ -321,6 +325,7 @@ impl SessionService {
             ..
         } = change;
         let session_id = record.session.id;
+        let session = record.session.clone();
         let commit = Commit {
             record,
             messages,
@@ -333,6 +338,10 @@ impl SessionService {
             CommitOutcome::Duplicate(response) => Ok(Some(Outcome::Replayed(response))),
             CommitOutcome::Committed { events, .. } => {
                 self.after_commit(session_id, notices, revoke).await;
+                if let Some(last) = events.last() {
+                    self.activity_notice(session_id, Notice::after(&session, last))
+                        .await;
+                }
                 Ok(Some(Outcome::Applied { value, events }))
             }
         }

@@ -16,6 +16,7 @@ mod redis_harness;
 mod sessions_access;
 mod sessions_convergence;
 mod sessions_rpc;
+mod sessions_signals;
 mod sessions_status;
 mod sessions_transfer;
 mod sweeper;
