@@ -92,34 +92,14 @@ export class ApiClient {
   }
 
   /** `GET /api/info` (no auth), or null when this server does not have it. */
-  static async info(): Promise<ServerInfo | null> {
-    try {
-      return await call<ServerInfo>('GET', '/api/info', null);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return null;
-      throw err;
-    }
+  /** What server this is (`GET /api/info`, no auth). */
+  static info(): Promise<ServerInfo> {
+    return call<ServerInfo>('GET', '/api/info', null);
   }
 
-  /**
-   * Whether the server offers the demo login: `GET /api/info` says so; a
-   * server without it is asked whether the demo login route exists (a GET
-   * on it is 405 when it does, 404 when it does not).
-   */
+  /** Whether the server offers the demo login (dev mode). */
   static async demoAvailable(): Promise<boolean> {
-    const info = await ApiClient.info();
-    if (info) return info.dev;
-    try {
-      await call('GET', '/api/dev/token', null);
-      return true;
-    } catch (err) {
-      return err instanceof ApiError && err.status === 405;
-    }
-  }
-
-  /** The OpenAPI document (no auth), for the capabilities of this server. */
-  static openapi(): Promise<unknown> {
-    return call('GET', '/api/openapi.json', null);
+    return (await ApiClient.info()).dev;
   }
 
   private async req<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {

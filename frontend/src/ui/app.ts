@@ -5,7 +5,6 @@
 import { ApiClient, toFailure } from '../api';
 import type { Auth } from '../auth';
 import { Realtime } from '../realtime';
-import { capabilitiesFrom, NO_CAPABILITIES, type Capabilities } from '../state/capabilities';
 import { secondsUntil, type Phase } from '../state/connection';
 import { MemoryStorage, Outbox, type KeyValueStorage, type Lock } from '../state/outbox';
 import { applyNotice, mergeFetched, upsert, type Tops } from '../state/sessionList';
@@ -40,7 +39,6 @@ export class App {
   readonly realtime: Realtime;
   readonly outbox: Outbox<Delivered>;
   readonly seen: SeenStore;
-  caps: Capabilities = NO_CAPABILITIES;
   sessions: Session[] = [];
   /** Stream tops from `session.activity` notices. */
   readonly tops: Tops = new Map();
@@ -145,12 +143,6 @@ export class App {
       },
       () => void this.loadSessions(),
     );
-    void ApiClient.openapi()
-      .then((doc) => {
-        this.caps = capabilitiesFrom(doc);
-        this.emitSessions();
-      })
-      .catch(() => {});
     this.realtime.start();
     addEventListener('hashchange', () => this.route());
     this.route();

@@ -137,8 +137,8 @@ export function assetsPanel({ app, id }: SessionContext) {
 
   function render(s: SessionState, r: Rights) {
     const groups = groupAssets(s.assets, app.outbox.pending(id), s.mission);
-    const canDelete = r.write && app.caps.assetDelete;
-    const deleteNote = !r.write ? (r.writeNote ?? '') : 'This server cannot delete assets yet.';
+    const canDelete = r.write;
+    const deleteNote = r.writeNote ?? '';
     replace(
       list,
       groups.length === 0 ? h('p', { class: 'empty' }, 'No assets yet.') : null,

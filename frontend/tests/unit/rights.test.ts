@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { groupAssets, previewOf, validMediaType } from '../../src/state/assets';
-import { capabilitiesFrom } from '../../src/state/capabilities';
 import { Editing, editingText } from '../../src/state/presence';
 import { offlineReason, rightsFor } from '../../src/state/rights';
 import type { OutboxItem } from '../../src/state/outbox';
@@ -77,11 +76,6 @@ describe('assets', () => {
     expect(previewOf({ media_type: 'application/pdf', uri: 'https://x/y.pdf' })).toBe('link');
   });
 
-  it('learn from the OpenAPI document whether assets can be deleted', () => {
-    expect(capabilitiesFrom({ paths: { '/api/sessions/{id}/assets': { get: {}, post: {} } } }).assetDelete).toBe(false);
-    expect(capabilitiesFrom({ paths: { '/api/sessions/{id}/assets/{asset_id}': { delete: {} } } }).assetDelete).toBe(true);
-    expect(capabilitiesFrom(null).assetDelete).toBe(false);
-  });
 });
 
 describe('who is editing', () => {
