@@ -6,20 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use crate::helpers::{spawn_app, Rest, TestApp};
-use crate::redis_harness::{redis_url, unique_prefix};
-
-async fn redis_app(prefix: &str) -> TestApp {
-    let url = redis_url();
-    spawn_app(&[
-        "--engine",
-        "redis",
-        "--redis-url",
-        &url,
-        "--redis-prefix",
-        prefix,
-    ])
-    .await
-}
+use crate::redis_harness::{redis_app, redis_url, unique_prefix};
 
 async fn ok(rest: &Rest, method: Method, path: &str, body: Option<Value>) -> Value {
     let (status, value) = rest.send(method.clone(), path, body).await;
@@ -280,19 +267,7 @@ async fn the_maximum_of_every_limit_reads_back_on_the_memory_engine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_maximum_of_every_limit_reads_back_on_redis() {
-    let prefix = unique_prefix();
-    let url = redis_url();
-    let app = spawn_app(&[
-        "--engine",
-        "redis",
-        "--redis-url",
-        &url,
-        "--redis-prefix",
-        &prefix,
-        "--max-assets",
-        "10",
-    ])
-    .await;
+    let app = redis_app(&unique_prefix(), &["--max-assets", "10"]).await;
     every_limit_at_its_maximum(&app).await;
 }
 
@@ -485,7 +460,7 @@ async fn import_is_held_to_the_limits_of_new_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_session_harms_no_one_and_its_owner_can_delete_it() {
     let prefix = unique_prefix();
-    let app = redis_app(&prefix).await;
+    let app = redis_app(&prefix, &[]).await;
     let alice = app.rest("alice");
     let bob = app.rest("bob");
     let mut ids = Vec::new();

@@ -15,20 +15,8 @@ use tokio::time::Instant;
 
 use super::helpers::{session_channel, spawn_app, spawn_binary, Rest, TestApp};
 use super::redis_harness::{
-    aof_incr_file, start_server, start_server_aof, start_server_aof_on, unique_prefix,
+    aof_incr_file, redis_flags, start_server, start_server_aof, start_server_aof_on, unique_prefix,
 };
-
-/// The flags that put a node on `url` under `prefix`.
-fn redis_flags<'a>(url: &'a str, prefix: &'a str) -> [&'a str; 6] {
-    [
-        "--engine",
-        "redis",
-        "--redis-url",
-        url,
-        "--redis-prefix",
-        prefix,
-    ]
-}
 
 async fn redis_app(url: &str, prefix: &str) -> TestApp {
     spawn_app(&redis_flags(url, prefix)).await

@@ -3,20 +3,11 @@
 
 use serde_json::{json, Value};
 
-use super::helpers::{spawn_app, TestApp};
-use super::redis_harness::{redis_url, unique_prefix};
+use super::helpers::TestApp;
+use super::redis_harness::unique_prefix;
 
 async fn redis_app(prefix: &str) -> TestApp {
-    let url = redis_url();
-    spawn_app(&[
-        "--engine",
-        "redis",
-        "--redis-url",
-        &url,
-        "--redis-prefix",
-        prefix,
-    ])
-    .await
+    super::redis_harness::redis_app(prefix, &[]).await
 }
 
 fn offset(v: &Value) -> u64 {

@@ -35,6 +35,26 @@ pub fn redis_url() -> String {
     server().url.clone()
 }
 
+/// The flags that put a node on the Redis at `url` under `prefix`.
+pub fn redis_flags<'a>(url: &'a str, prefix: &'a str) -> [&'a str; 6] {
+    [
+        "--engine",
+        "redis",
+        "--redis-url",
+        url,
+        "--redis-prefix",
+        prefix,
+    ]
+}
+
+/// A node on the shared Redis under `prefix`, with `extra` flags.
+pub async fn redis_app(prefix: &str, extra: &[&str]) -> crate::helpers::TestApp {
+    let url = redis_url();
+    let mut args = redis_flags(&url, prefix).to_vec();
+    args.extend_from_slice(extra);
+    crate::helpers::spawn_app(&args).await
+}
+
 /// A fresh key prefix for one test.
 pub fn unique_prefix() -> String {
     format!("t{}", uuid::Uuid::new_v4().simple())

@@ -19,7 +19,7 @@ use tandem::sessions::status::Transition;
 use uuid::Uuid;
 
 use super::helpers::{session_channel, spawn_app, TestApp};
-use super::redis_harness::{redis_url, unique_prefix};
+use super::redis_harness::{redis_flags, redis_url, unique_prefix};
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -34,14 +34,7 @@ async fn app_on(kind: Kind, prefix: &str, extra: &[&str]) -> TestApp {
     let url = redis_url();
     let mut args: Vec<&str> = vec!["--sweep-interval", HOUR];
     if let Kind::Redis = kind {
-        args.extend([
-            "--engine",
-            "redis",
-            "--redis-url",
-            &url,
-            "--redis-prefix",
-            prefix,
-        ]);
+        args.extend(redis_flags(&url, prefix));
     }
     args.extend_from_slice(extra);
     spawn_app(&args).await
