@@ -23,33 +23,16 @@ use crate::engine::Engine;
 use crate::http::{self, HttpLimits};
 use crate::hub::Hub;
 use crate::node::{ClientLimits, Node, NodeParts};
-use crate::protocol::Codec;
 use crate::rpc::{RpcRouter, ServerInfo};
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
+pub use crate::state::AppState;
 use crate::sweeper::Sweeper;
 use crate::{api, ops, web, ws};
 
 /// How long a node waits at start for its engine to be ready before it
 /// accepts clients anyway (and reports not ready).
 const STARTUP_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// What HTTP handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    /// The node.
-    pub node: Node,
-    /// Shutdown root (connections are tracked on it).
-    pub shutdown: Shutdown,
-    /// Allowed WebSocket origins.
-    pub allowed_origins: Arc<Vec<String>>,
-    /// Largest inbound message.
-    pub max_frame_bytes: usize,
-    /// WebSocket read buffer size.
-    pub read_buffer: usize,
-    /// Token minter for the demo login (dev mode only).
-    pub minter: Option<Arc<TokenMinter>>,
-}
 
 /// A built server, bound but not yet serving.
 pub struct App {
@@ -58,6 +41,7 @@ pub struct App {
     state: AppState,
     settings: Settings,
     sweeper: Sweeper,
+    engine: Arc<dyn Engine>,
     /// Most open client connections (`TANDEM_MAX_CONNECTIONS`, resolved).
     max_connections: usize,
 }
@@ -67,11 +51,7 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let config = &settings.config;
         let shutdown = Shutdown::new();
-        let hub = Hub::new(
-            Codec::Json,
-            config.max_queue,
-            config.max_connections_per_user,
-        );
+        let hub = Hub::new(config.max_queue, config.max_connections_per_user);
         let engine: Arc<dyn Engine> = match config.engine {
             EngineKind::Memory => {
                 let memory = MemoryEngine::new(settings.engine(), Arc::new(hub.clone()));
@@ -110,7 +90,7 @@ impl App {
             .spawn(sweeper.clone().run(shutdown.token()));
         let mut rpc = RpcRouter::new();
         rpc.register("server.info", ServerInfo::new(&node_id, engine.name())?);
-        crate::sessions::rpc::register(&mut rpc, &sessions);
+        crate::rpc::sessions::register(&mut rpc, &sessions);
         let limits = ClientLimits {
             max_queue: config.max_queue,
             max_channels: config.max_channels,
@@ -123,6 +103,7 @@ impl App {
             presence_refresh: config.presence_ttl / 3,
             subscribe_timeout: config.subscribe_timeout,
         };
+        let node_engine = engine.clone();
         let node = Node::new(NodeParts {
             id: node_id,
             hub,
@@ -156,6 +137,7 @@ impl App {
             state,
             settings,
             sweeper,
+            engine: node_engine,
             max_connections,
         })
     }
@@ -168,6 +150,11 @@ impl App {
     /// The node (for tests and embedding).
     pub fn node(&self) -> &Node {
         &self.state.node
+    }
+
+    /// The engine (for tests and embedding: transports go through the node).
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
     }
 
     /// This node's sweeper (tests call [`Sweeper::sweep_once`] on it).
@@ -206,10 +193,7 @@ impl App {
         )
         .await;
         shutdown.begin();
-        tracing::info!(
-            clients = self.state.node.hub().client_count(),
-            "shutting down"
-        );
+        tracing::info!(clients = self.state.node.stats().clients, "shutting down");
         let tracker = shutdown.tracker();
         tracker.close();
         let timeout = config.shutdown_timeout;

@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, AuthUser};
-use crate::app::AppState;
 use crate::sessions::assets::NewAsset;
 use crate::sessions::model::Asset;
+use crate::state::AppState;
 
 /// The session's assets.
 #[utoipa::path(

@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{header_str, ApiJson, ApiPath, ApiQuery, AuthUser};
-use crate::app::AppState;
 use crate::sessions::chat::{MessagePage, SendMessage};
 use crate::sessions::model::ChatMessage;
+use crate::state::AppState;
 
 /// The header that makes a send safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, AuthUser};
-use crate::app::AppState;
 use crate::sessions::model::{Collaborator, Role};
+use crate::state::AppState;
 
 /// Body of `PUT /api/sessions/{id}/collaborators/{user_id}`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]

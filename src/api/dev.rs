@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Lifetime of demo tokens; clients refresh them through the same endpoint.
 pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);

@@ -1,7 +1,7 @@
 //! The REST API's errors: one type, [`ApiError`], rendered as
 //! `{"error": {"code", "message"}}` with the right HTTP status.
 //!
-//! Domain errors are mapped once, through [`sessions::rpc::status_code`], so
+//! Domain errors are mapped once, through [`crate::errors::http_status`], so
 //! REST statuses and RPC error codes never disagree. 5xx causes are logged
 //! and hidden from the client.
 
@@ -12,7 +12,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::jwt::AuthError;
-use crate::sessions::{self, DomainError};
+use crate::sessions::DomainError;
 
 /// The JSON body of every error response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -140,7 +140,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Domain(e) => StatusCode::from_u16(sessions::rpc::status_code(e))
+            ApiError::Domain(e) => StatusCode::from_u16(crate::errors::http_status(e))
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Body { status, .. } => *status,
@@ -297,7 +297,7 @@ mod tests {
             ),
         ];
         for (error, status, code) in cases {
-            let expected = sessions::rpc::status_code(&error);
+            let expected = crate::errors::http_status(&error);
             assert_eq!(expected, status);
             let (got, _, body) = render(ApiError::from(error)).await;
             assert_eq!(got.as_u16(), status);

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, AuthUser};
-use crate::app::AppState;
 use crate::sessions::model::Event;
+use crate::state::AppState;
 
 /// Default page size of the audit trail (as the RPC method).
 pub const DEFAULT_EVENTS_LIMIT: usize = 100;

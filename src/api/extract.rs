@@ -14,8 +14,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, AuthFailure};
-use crate::app::AppState;
 use crate::auth::jwt::TokenVerifier;
+use crate::state::AppState;
 
 /// The authenticated caller: the `sub` of a valid connection JWT.
 #[derive(Debug, Clone, PartialEq, Eq)]

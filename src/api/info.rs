@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The answer of `GET /api/info`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -34,6 +34,6 @@ pub async fn info(State(state): State<AppState>) -> Json<ServerInfo> {
         name: "tandem",
         version: env!("CARGO_PKG_VERSION"),
         dev: state.minter.is_some(),
-        engine: state.node.engine().name(),
+        engine: state.node.engine_name(),
     })
 }

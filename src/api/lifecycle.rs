@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, AuthUser};
-use crate::app::AppState;
 use crate::sessions::model::Session;
 use crate::sessions::status::Transition;
+use crate::state::AppState;
 
 async fn transition(
     state: &AppState,

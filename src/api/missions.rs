@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, AuthUser};
-use crate::app::AppState;
 use crate::sessions::mission::{MissionPatch, NewMission};
 use crate::sessions::model::Mission;
+use crate::state::AppState;
 
 /// Create a mission owned by the caller, not linked to a session yet.
 #[utoipa::path(

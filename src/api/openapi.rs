@@ -176,7 +176,7 @@ mod tests {
     use super::*;
 
     const DOCS: &str = include_str!("../../docs/api.md");
-    const RPC_SOURCE: &str = include_str!("../sessions/rpc.rs");
+    const RPC_SOURCE: &str = include_str!("../rpc/sessions.rs");
 
     /// `METHOD /path` pairs of the `### \`METHOD /path\`` headings of docs/api.md.
     fn documented() -> BTreeSet<(String, String)> {
@@ -306,7 +306,7 @@ mod tests {
         let register = RPC_SOURCE
             .split("pub fn register")
             .nth(1)
-            .expect("sessions::rpc::register exists");
+            .expect("rpc::sessions::register exists");
         // Method names are the string literals right after `add(router,` or
         // opening a `("name", Transition::…)` tuple.
         let parts: Vec<&str> = register.split('"').collect();

@@ -9,11 +9,11 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
-use crate::app::AppState;
 use crate::sessions::model::Session;
 use crate::sessions::service::{
     CreateSession, ListQuery, SessionPage, SessionSnapshot, UpdateSession,
 };
+use crate::state::AppState;
 
 /// `201 Created` with a `Location` header and the session.
 pub(super) fn created(session: Session) -> impl IntoResponse {

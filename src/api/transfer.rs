@@ -9,10 +9,10 @@ use uuid::Uuid;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use super::sessions::created;
-use crate::app::AppState;
 use crate::sessions::model::Session;
 use crate::sessions::stats::SessionStats;
 use crate::sessions::transfer::SessionExport;
+use crate::state::AppState;
 
 /// Body of `POST /api/sessions/{id}/fork` (optional; an empty body forks at the latest event).
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, utoipa::ToSchema)]

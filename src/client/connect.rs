@@ -7,10 +7,10 @@ use tokio::time::Instant;
 use super::{ClientState, Connected, Failure, Handled};
 use crate::auth::mint::now_secs;
 use crate::auth::{AuthError, Claims};
-use crate::hub::ClientHandle;
+use crate::engine::{ClientInfo, Payload};
 use crate::protocol::command::{ConnectRequest, RefreshRequest};
-use crate::protocol::reply::{ClientInfo, ConnectResult, ReplyBody};
-use crate::protocol::{Disconnect, Json, ProtocolError};
+use crate::protocol::reply::{ConnectResult, ReplyBody};
+use crate::protocol::{Disconnect, ProtocolError};
 
 /// Seconds left before `exp`, at least 1.
 fn ttl_of(exp: u64) -> u32 {
@@ -41,7 +41,7 @@ impl ClientState {
         };
         let conn_info = match &claims.info {
             Some(info) => Some(
-                Json::from_value(info).map_err(|_| Failure::Close(Disconnect::INVALID_TOKEN))?,
+                Payload::from_json(info).map_err(|_| Failure::Close(Disconnect::INVALID_TOKEN))?,
             ),
             None => None,
         };
@@ -51,11 +51,10 @@ impl ClientState {
             conn_info,
             chan_info: None,
         };
-        let handle = ClientHandle::new(info, self.outbox.clone());
-        if let Err(err) = self.node.hub().add_client(handle.clone()) {
-            tracing::info!(error = %err, "connect refused");
-            return Err(Disconnect::CONNECTION_LIMIT.into());
-        }
+        let handle = self
+            .node
+            .register(info, self.outbox.clone(), self.codec)
+            .inspect_err(|err| tracing::info!(error = %err, "connect refused"))?;
         tracing::Span::current().record("user", claims.sub.as_str());
         tracing::debug!(sdk = %req.name, sdk_version = %req.version, "connected");
         self.connected = Some(Connected {

@@ -19,10 +19,9 @@ use std::collections::HashMap;
 
 use tokio::time::Instant;
 
-use crate::engine::EngineError;
+use crate::errors;
 use crate::hub::{ClientHandle, Outbox};
-use crate::node::Node;
-use crate::policy::ChannelOptions;
+use crate::node::{Node, NodeError, Subscription};
 use crate::protocol::command::{Command, Method};
 use crate::protocol::reply::{Reply, ReplyBody};
 use crate::protocol::{Codec, Disconnect, ProtocolError};
@@ -49,23 +48,12 @@ impl From<Disconnect> for Failure {
     }
 }
 
-impl From<EngineError> for Failure {
-    fn from(e: EngineError) -> Self {
-        Failure::Reply(engine_error(e))
-    }
-}
-
-/// Maps an engine error to its reply error, once.
-pub(crate) fn engine_error(e: EngineError) -> ProtocolError {
-    match e {
-        EngineError::UnrecoverablePosition => ProtocolError::unrecoverable_position(),
-        EngineError::Unavailable(detail) => {
-            tracing::warn!(error = %detail, "engine unavailable");
-            ProtocolError::internal()
-        }
-        EngineError::Internal(detail) | EngineError::Corrupt(detail) => {
-            tracing::error!(error = %detail, "engine error");
-            ProtocolError::internal()
+impl From<NodeError> for Failure {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::ConnectionLimit(_) => Failure::Close(Disconnect::CONNECTION_LIMIT),
+            NodeError::InsufficientState => Failure::Close(Disconnect::INSUFFICIENT_STATE),
+            other => Failure::Reply(errors::node(other)),
         }
     }
 }
@@ -78,13 +66,6 @@ struct Connected {
     /// When the token expires; `None` never happens today (exp is required) but
     /// is kept for tokens without expiry.
     expires_at: Option<Instant>,
-}
-
-/// A subscribed channel.
-struct Subscription {
-    options: ChannelOptions,
-    /// Whether the engine counted this subscriber (to undo exactly once).
-    engine: bool,
 }
 
 /// The state of one connection.
@@ -259,7 +240,7 @@ impl ClientState {
             self.leave(&channel).await;
         }
         if let Some(connected) = self.connected.take() {
-            self.node.hub().remove_client(connected.handle.id());
+            self.node.unregister(&connected.handle);
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{ClientState, Handled};
 use crate::protocol::command::{RpcRequest, SendRequest};
 use crate::protocol::reply::{ReplyBody, RpcResult};
-use crate::protocol::Json;
+use crate::protocol::{Json, ProtocolError};
 use crate::rpc::RpcContext;
 
 /// What Tandem expects inside `send.data`.
@@ -27,7 +27,16 @@ impl ClientState {
 
     pub(super) async fn rpc(&mut self, req: RpcRequest) -> Handled {
         let ctx = self.rpc_context()?;
-        let data = self.node.rpc().call(&ctx, &req.method, req.data).await?;
+        let data = req.data.as_ref().map(Json::to_payload);
+        let result = self.node.rpc().call(&ctx, &req.method, data).await?;
+        let data = result
+            .as_ref()
+            .map(Json::from_payload)
+            .transpose()
+            .map_err(|err| {
+                tracing::error!(method = %req.method, error = %err, "an RPC result is not JSON");
+                ProtocolError::internal()
+            })?;
         Ok(Some(ReplyBody::Rpc(RpcResult { data })))
     }
 
@@ -38,7 +47,11 @@ impl ClientState {
                 if let Err(err) = self
                     .node
                     .rpc()
-                    .call(&ctx, &envelope.method, envelope.data)
+                    .call(
+                        &ctx,
+                        &envelope.method,
+                        envelope.data.as_ref().map(Json::to_payload),
+                    )
                     .await
                 {
                     tracing::debug!(method = %envelope.method, error = %err, "send failed");

@@ -1,30 +1,36 @@
-//! `subscribe` (with recovery) and `unsubscribe`.
+//! `subscribe` (with recovery) and `unsubscribe`, and the hub's orders to
+//! end a subscription. The work is the node's ([`Node::subscribe`]); this
+//! file speaks the protocol: the request, the reply, the unsubscribe push.
 //!
-//! Order of a subscribe, so that nothing is lost between history and live
-//! delivery (SPEC §4.2): register a pending subscriber in the hub (live
-//! publications are buffered from here on) → make sure the engine feeds this
-//! node → add presence → read history or the stream top → merge buffered and
-//! recovered publications, queue the reply and switch to live in one step →
-//! announce the join.
+//! [`Node::subscribe`]: crate::node::Node::subscribe
 
-use super::{ClientState, Failure, Handled, Subscription};
-use crate::engine::{EngineError, HistoryFilter, HistoryPage, StreamPosition};
-use crate::hub::subscriber::merge;
-use crate::hub::Control;
-use crate::policy::{Action, ChannelOptions};
+use super::{ClientState, Handled};
+use crate::hub::{Control, Unsubscribed};
+use crate::node::{SubscribeRequest as NodeRequest, Subscribed};
+use crate::protocol::codes::unsubscribe;
 use crate::protocol::command::SubscribeRequest;
 use crate::protocol::push::{Push, PushBody, PushEnvelope};
-use crate::protocol::reply::{Empty, Reply, ReplyBody, SubscribeResult};
-use crate::protocol::{Disconnect, ProtocolError};
+use crate::protocol::reply::{Empty, Publication, Reply, ReplyBody, SubscribeResult};
+use crate::protocol::ProtocolError;
 
-/// What history says about the client's position.
-struct Recovery {
-    /// Publications to deliver with the reply (only when recovered).
-    publications: Vec<crate::protocol::reply::Publication>,
-    /// The stream's top.
-    top: StreamPosition,
-    /// Whether the client's position could be served without a gap.
-    recovered: bool,
+/// The protocol's subscribe result for what the node decided.
+fn result(subscribed: &Subscribed<'_>) -> Option<SubscribeResult> {
+    let publications = subscribed
+        .publications
+        .iter()
+        .map(Publication::try_from)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    Some(SubscribeResult {
+        recoverable: subscribed.positioned,
+        positioned: subscribed.positioned,
+        epoch: subscribed.epoch.to_owned(),
+        offset: subscribed.offset,
+        was_recovering: subscribed.was_recovering,
+        recovered: subscribed.recovered,
+        publications,
+        ..Default::default()
+    })
 }
 
 impl ClientState {
@@ -37,149 +43,26 @@ impl ClientState {
         if self.subscriptions.len() >= self.node.limits().max_channels {
             return Err(ProtocolError::limit_exceeded().into());
         }
-        let options = self
-            .node
-            .policy()
-            .authorize(handle.user(), &channel, Action::Subscribe)
-            .await?;
-        let join_leave = options.join_leave || req.join_leave;
-        let Some(added) = self
-            .node
-            .hub()
-            .add_subscriber(&channel, &handle, join_leave)
-        else {
-            return Err(ProtocolError::already_subscribed().into());
+        let request = NodeRequest {
+            recover: req.recover,
+            offset: req.offset,
+            epoch: req.epoch,
+            join_leave: req.join_leave,
         };
-        self.subscriptions.insert(
-            channel.clone(),
-            Subscription {
-                options,
-                engine: false,
-            },
-        );
-
-        let limit = self.node.limits().subscribe_timeout;
-        let prepared =
-            match tokio::time::timeout(limit, self.prepare(&channel, &req, options)).await {
-                Ok(prepared) => prepared,
-                Err(_) => {
-                    tracing::warn!(channel = %channel, ?limit, "subscribe timed out");
-                    Err(Failure::Reply(ProtocolError::internal()))
-                }
-            };
-        match prepared {
-            Ok(recovery) => {
-                let codec = self.codec;
-                added.subscriber.activate(|buffered| {
-                    let recovering = req.recover && recovery.as_ref().is_some_and(|r| r.recovered);
-                    let (result, from) = subscribe_result(&req, options, recovery);
-                    let merged = merge(from, result.1, buffered, recovering)?;
-                    let last = merged.last_offset(from);
-                    let mut result = result.0;
-                    result.publications = merged.in_reply;
-                    let reply = Reply {
-                        id,
-                        body: ReplyBody::Subscribe(result),
-                    };
-                    let mut messages = vec![codec
-                        .encode_reply(&reply)
-                        .map_err(|_| Disconnect::INTERNAL)?];
-                    for publication in &merged.after_reply {
-                        let push = PushEnvelope {
-                            push: Push {
-                                channel: Some(&channel),
-                                body: PushBody::Pub(publication),
-                            },
-                        };
-                        messages.push(codec.encode_push(&push).map_err(|_| Disconnect::INTERNAL)?);
-                    }
-                    Ok((messages, last))
-                });
-                if options.join_leave {
-                    if let Err(err) = self
-                        .node
-                        .engine()
-                        .publish_join(&channel, handle.info())
-                        .await
-                    {
-                        tracing::warn!(channel = %channel, error = %err, "join not announced");
-                    }
-                }
-                // The reply went out with the activation.
-                Ok(None)
-            }
-            Err(failure) => {
-                self.leave(&channel).await;
-                Err(failure)
-            }
-        }
-    }
-
-    /// Engine work of a subscribe, done while the subscriber is pending:
-    /// the node's feed of the channel, presence, the history read.
-    async fn prepare(
-        &mut self,
-        channel: &str,
-        req: &SubscribeRequest,
-        options: ChannelOptions,
-    ) -> Result<Option<Recovery>, Failure> {
-        let engine = self.node.engine();
-        engine.subscribe(channel).await?;
-        if let Some(subscription) = self.subscriptions.get_mut(channel) {
-            subscription.engine = true;
-        }
-        let engine = self.node.engine();
-        if options.presence {
-            if let Some(connected) = &self.connected {
-                engine
-                    .add_presence(channel, connected.handle.info())
-                    .await?;
-            }
-        }
-        if !options.history {
-            return Ok(None);
-        }
-        let cap = self.node.limits().history_cap;
-        if req.recover {
-            let since = StreamPosition {
-                offset: req.offset,
-                epoch: req.epoch.clone(),
-            };
-            let filter = HistoryFilter {
-                limit: cap,
-                since: Some(since),
-                reverse: false,
-            };
-            match engine.history(channel, filter).await {
-                Ok(HistoryPage {
-                    publications,
-                    position,
-                }) => {
-                    let recovered = match (publications.first(), publications.last()) {
-                        (Some(first), Some(last)) => {
-                            first.offset == req.offset + 1 && last.offset == position.offset
-                        }
-                        _ => position.offset == req.offset,
-                    };
-                    return Ok(Some(Recovery {
-                        publications: if recovered { publications } else { Vec::new() },
-                        top: position,
-                        recovered,
-                    }));
-                }
-                Err(EngineError::UnrecoverablePosition) => {}
-                Err(other) => return Err(other.into()),
-            }
-        }
-        let top = engine
-            .history(channel, HistoryFilter::default())
-            .await?
-            .position;
-        Ok(Some(Recovery {
-            publications: Vec::new(),
-            top,
-            recovered: false,
-        }))
+        let codec = self.codec;
+        let subscription = self
+            .node
+            .subscribe(&handle, &channel, &request, |subscribed| {
+                let reply = Reply {
+                    id,
+                    body: ReplyBody::Subscribe(result(subscribed)?),
+                };
+                codec.encode_reply(&reply).ok()
+            })
+            .await?;
+        self.subscriptions.insert(channel, subscription);
+        // The reply went out with the activation.
+        Ok(None)
     }
 
     pub(super) async fn unsubscribe(&mut self, channel: &str) -> Handled {
@@ -191,14 +74,16 @@ impl ClientState {
     /// Carries out a hub order.
     pub async fn on_control(&mut self, order: Control) {
         match order {
-            Control::Unsubscribe {
-                channel,
-                code,
-                reason,
-            } => {
+            Control::Unsubscribe { channel, reason } => {
                 if !self.subscriptions.contains_key(&channel) {
                     return;
                 }
+                let (code, reason) = match reason {
+                    Unsubscribed::Revoked => (unsubscribe::SERVER, "access revoked"),
+                    Unsubscribed::InsufficientState => {
+                        (unsubscribe::INSUFFICIENT_STATE, "insufficient state")
+                    }
+                };
                 let push = PushEnvelope {
                     push: Push {
                         channel: Some(&channel),
@@ -216,61 +101,13 @@ impl ClientState {
         }
     }
 
-    /// Drops a subscription everywhere: hub, presence, engine feed; announces the leave.
+    /// Ends a subscription (the node undoes hub, presence and engine feed).
     pub(super) async fn leave(&mut self, channel: &str) {
         let Some(subscription) = self.subscriptions.remove(channel) else {
             return;
         };
-        let Some(connected) = &self.connected else {
-            return;
-        };
-        let handle = connected.handle.clone();
-        self.node.hub().remove_subscriber(channel, handle.id());
-        let engine = self.node.engine();
-        if subscription.options.presence {
-            if let Err(err) = engine.remove_presence(channel, handle.id()).await {
-                tracing::warn!(channel = %channel, error = %err, "presence not removed");
-            }
+        if let Some(connected) = &self.connected {
+            self.node.unsubscribe(&connected.handle, subscription).await;
         }
-        if subscription.options.join_leave {
-            if let Err(err) = engine.publish_leave(channel, handle.info()).await {
-                tracing::warn!(channel = %channel, error = %err, "leave not announced");
-            }
-        }
-        if subscription.engine {
-            if let Err(err) = engine.unsubscribe(channel).await {
-                tracing::warn!(channel = %channel, error = %err, "engine unsubscribe failed");
-            }
-        }
-    }
-}
-
-/// The subscribe result before buffered publications are merged in, the
-/// recovered publications, and the offset the client is at before them.
-fn subscribe_result(
-    req: &SubscribeRequest,
-    options: ChannelOptions,
-    recovery: Option<Recovery>,
-) -> (
-    (SubscribeResult, Vec<crate::protocol::reply::Publication>),
-    u64,
-) {
-    let Some(recovery) = recovery.filter(|_| options.history) else {
-        return ((SubscribeResult::default(), Vec::new()), 0);
-    };
-    let mut result = SubscribeResult {
-        recoverable: true,
-        positioned: true,
-        epoch: recovery.top.epoch.clone(),
-        was_recovering: req.recover,
-        recovered: recovery.recovered,
-        ..Default::default()
-    };
-    if recovery.recovered {
-        result.offset = req.offset;
-        ((result, recovery.publications), req.offset)
-    } else {
-        result.offset = recovery.top.offset;
-        ((result, Vec::new()), recovery.top.offset)
     }
 }

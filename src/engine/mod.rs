@@ -23,6 +23,7 @@
 //!   "maybe stored".
 
 pub mod memory;
+pub mod publication;
 pub mod redis;
 pub mod store;
 
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::protocol::reply::{ClientInfo, Publication};
+pub use publication::{ClientInfo, Payload, Publication};
 
 /// A position in a channel's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,6 +113,9 @@ pub trait EngineEvents: Send + Sync + 'static {
     fn leave(&self, channel: &str, info: &ClientInfo);
     /// Every subscription of `user` to `channel` must end (server unsubscribe).
     fn unsubscribe_user(&self, channel: &str, user: &str);
+    /// Every connection of `user` on this node must close (`reconnect`:
+    /// whether the clients may come back at once).
+    fn disconnect_user(&self, user: &str, reconnect: bool);
     /// This node may have missed publications of `channel` (a gap in offsets,
     /// an epoch change, a lost pub/sub connection): local subscribers must
     /// resubscribe and recover. The memory engine never calls it.
@@ -143,6 +147,10 @@ pub trait Engine: store::SessionStore + Send + Sync + 'static {
 
     /// Ends every subscription of `user` to `channel`, on every node (access revoked).
     async fn unsubscribe_user(&self, channel: &str, user: &str) -> Result<(), EngineError>;
+
+    /// Closes every connection of `user` on every node, through
+    /// [`EngineEvents::disconnect_user`].
+    async fn disconnect_user(&self, user: &str, reconnect: bool) -> Result<(), EngineError>;
 
     /// Counts one more local subscriber of `channel` and makes sure the
     /// channel's feed reaches this node: when it returns `Ok`, every later

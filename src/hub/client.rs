@@ -7,8 +7,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::protocol::reply::ClientInfo;
-use crate::protocol::Disconnect;
+use crate::engine::ClientInfo;
+use crate::protocol::{Codec, Disconnect};
 
 /// Where a connection's outgoing messages go: a bounded queue drained by the
 /// connection's writer task, plus the one switch that closes the connection.
@@ -24,16 +24,22 @@ pub struct Outbox {
 /// Orders from the hub that the connection itself must carry out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
-    /// End the subscription to `channel` (access revoked): tell the client with
-    /// an unsubscribe push carrying `code`, then leave the channel.
+    /// End the subscription to `channel`: tell the client why, then leave the channel.
     Unsubscribe {
         /// The channel.
         channel: String,
-        /// Unsubscribe push code.
-        code: u32,
-        /// Reason.
-        reason: &'static str,
+        /// Why.
+        reason: Unsubscribed,
     },
+}
+
+/// Why the server ends a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsubscribed {
+    /// Access was revoked (or the channel deleted): stay unsubscribed.
+    Revoked,
+    /// The node may have missed publications: resubscribe and recover.
+    InsufficientState,
 }
 
 /// Most control orders waiting per connection.
@@ -136,14 +142,24 @@ pub struct ClientHandle {
 struct ClientInner {
     info: ClientInfo,
     outbox: Outbox,
+    codec: Codec,
 }
 
 impl ClientHandle {
-    /// A handle for the client `info` writing to `outbox`.
-    pub fn new(info: ClientInfo, outbox: Outbox) -> Self {
+    /// A handle for the client `info` speaking `codec`, writing to `outbox`.
+    pub fn new(info: ClientInfo, outbox: Outbox, codec: Codec) -> Self {
         Self {
-            inner: Arc::new(ClientInner { info, outbox }),
+            inner: Arc::new(ClientInner {
+                info,
+                outbox,
+                codec,
+            }),
         }
+    }
+
+    /// The codec the client speaks.
+    pub fn codec(&self) -> Codec {
+        self.inner.codec
     }
 
     /// Connection id.

@@ -6,20 +6,18 @@
 //! (see [`client::Outbox`]). It implements [`EngineEvents`], so engines push
 //! channel events into it without knowing it exists.
 
+pub mod broadcast;
 pub mod client;
 pub mod subscriber;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use dashmap::DashMap;
 
-use crate::engine::EngineEvents;
-use crate::protocol::push::{Push, PushBody, PushEnvelope};
-use crate::protocol::reply::{ClientInfo, Publication};
-use crate::protocol::Codec;
-pub use client::{ClientHandle, Control, Outbox};
+use crate::engine::{ClientInfo, EngineEvents, Publication};
+use broadcast::{Broadcast, Item};
+pub use client::{ClientHandle, Control, Outbox, Unsubscribed};
 pub use subscriber::{Delivery, Subscriber};
 
 /// The node's registry of connections and subscriptions. Cheap to clone.
@@ -29,7 +27,6 @@ pub struct Hub {
 }
 
 struct HubInner {
-    codec: Codec,
     /// Publications a pending subscriber may buffer.
     buffer_limit: usize,
     clients: DashMap<String, ClientHandle>,
@@ -60,10 +57,9 @@ pub struct Added {
 impl Hub {
     /// An empty hub; pending subscribers may buffer `buffer_limit`
     /// publications; a user may hold `max_per_user` connections (0 = any).
-    pub fn new(codec: Codec, buffer_limit: usize, max_per_user: usize) -> Self {
+    pub fn new(buffer_limit: usize, max_per_user: usize) -> Self {
         Self {
             inner: Arc::new(HubInner {
-                codec,
                 buffer_limit,
                 clients: DashMap::new(),
                 users: DashMap::new(),
@@ -165,6 +161,34 @@ impl Hub {
             .is_some_and(|subs| !subs.is_empty())
     }
 
+    /// Closes one connection; whether it was here.
+    pub fn disconnect_client(
+        &self,
+        client_id: &str,
+        disconnect: crate::protocol::Disconnect,
+    ) -> bool {
+        match self.inner.clients.get(client_id) {
+            Some(client) => {
+                client.outbox().close(disconnect);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of distinct users connected on this node.
+    pub fn user_count(&self) -> usize {
+        self.inner.users.len()
+    }
+
+    /// Number of local subscribers of `channel`.
+    pub fn subscriber_count(&self, channel: &str) -> usize {
+        self.inner
+            .channels
+            .get(channel)
+            .map_or(0, |subs| subs.len())
+    }
+
     /// Number of connected clients on this node.
     pub fn client_count(&self) -> usize {
         self.inner.clients.len()
@@ -173,16 +197,6 @@ impl Hub {
     /// Number of channels with local subscribers.
     pub fn channel_count(&self) -> usize {
         self.inner.channels.len()
-    }
-
-    fn encode(&self, push: PushEnvelope<'_>) -> Option<Bytes> {
-        match self.inner.codec.encode_push(&push) {
-            Ok(bytes) => Some(bytes),
-            Err(err) => {
-                tracing::error!(error = %err, "could not encode push");
-                None
-            }
-        }
     }
 
     /// Snapshot of a channel's subscribers, so no map lock is held while delivering.
@@ -199,21 +213,9 @@ impl Hub {
         if !subscribers.iter().any(|s| s.wants_join_leave()) {
             return;
         }
-        let body = if join {
-            PushBody::Join { info }
-        } else {
-            PushBody::Leave { info }
-        };
-        let Some(push) = self.encode(PushEnvelope {
-            push: Push {
-                channel: Some(channel),
-                body,
-            },
-        }) else {
-            return;
-        };
+        let broadcast = Broadcast::new(channel, Item::Presence(info, join));
         for sub in subscribers.iter().filter(|s| s.wants_join_leave()) {
-            sub.deliver_live(&push);
+            sub.deliver_live(&broadcast);
         }
     }
 }
@@ -224,16 +226,9 @@ impl EngineEvents for Hub {
         if subscribers.is_empty() {
             return;
         }
-        let Some(push) = self.encode(PushEnvelope {
-            push: Push {
-                channel: Some(channel),
-                body: PushBody::Pub(publication),
-            },
-        }) else {
-            return;
-        };
+        let broadcast = Broadcast::new(channel, Item::Publication(publication));
         for sub in &subscribers {
-            if sub.deliver(publication, &push) == Delivery::Gap {
+            if sub.deliver(&broadcast) == Delivery::Gap {
                 tracing::warn!(
                     channel,
                     offset = publication.offset,
@@ -241,8 +236,7 @@ impl EngineEvents for Hub {
                 );
                 sub.client().outbox().control(Control::Unsubscribe {
                     channel: channel.to_owned(),
-                    code: crate::protocol::codes::unsubscribe::INSUFFICIENT_STATE,
-                    reason: "insufficient state",
+                    reason: Unsubscribed::InsufficientState,
                 });
             }
         }
@@ -264,9 +258,19 @@ impl EngineEvents for Hub {
         {
             sub.client().outbox().control(Control::Unsubscribe {
                 channel: channel.to_owned(),
-                code: crate::protocol::codes::unsubscribe::SERVER,
-                reason: "access revoked",
+                reason: Unsubscribed::Revoked,
             });
+        }
+    }
+
+    fn disconnect_user(&self, user: &str, reconnect: bool) {
+        let disconnect = if reconnect {
+            crate::protocol::Disconnect::FORCE_RECONNECT
+        } else {
+            crate::protocol::Disconnect::FORCE_DISCONNECT
+        };
+        for client in self.clients_of(user) {
+            client.outbox().close(disconnect);
         }
     }
 
@@ -275,8 +279,7 @@ impl EngineEvents for Hub {
             sub.mark_stale();
             sub.client().outbox().control(Control::Unsubscribe {
                 channel: channel.to_owned(),
-                code: crate::protocol::codes::unsubscribe::INSUFFICIENT_STATE,
-                reason: "insufficient state",
+                reason: Unsubscribed::InsufficientState,
             });
         }
     }
@@ -285,20 +288,19 @@ impl EngineEvents for Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Json;
+    use crate::engine::Payload;
+    use crate::protocol::Codec;
 
     fn publication(offset: u64) -> Publication {
         Publication {
-            data: Json::from_value(&offset).unwrap(),
-            info: None,
             offset,
-            tags: None,
+            ..Publication::of(Payload::from_json(&offset).unwrap())
         }
     }
 
     #[test]
-    fn insufficient_state_unsubscribes_with_2500_and_stops_deliveries() {
-        let hub = Hub::new(Codec::Json, 16, 0);
+    fn insufficient_state_unsubscribes_to_recover_and_stops_deliveries() {
+        let hub = Hub::new(16, 0);
         let (outbox, mut rx, mut control) = Outbox::new(16);
         let info = ClientInfo {
             user: "alice".into(),
@@ -306,7 +308,7 @@ mod tests {
             conn_info: None,
             chan_info: None,
         };
-        let client = ClientHandle::new(info, outbox);
+        let client = ClientHandle::new(info, outbox, Codec::Json);
         hub.add_client(client.clone()).unwrap();
         let added = hub.add_subscriber("user:alice", &client, false).unwrap();
         added.subscriber.activate(|_| Ok((Vec::new(), 0)));
@@ -317,8 +319,7 @@ mod tests {
             control.try_recv().unwrap(),
             Control::Unsubscribe {
                 channel: "user:alice".into(),
-                code: crate::protocol::codes::unsubscribe::INSUFFICIENT_STATE,
-                reason: "insufficient state",
+                reason: Unsubscribed::InsufficientState,
             }
         );
         // Nothing after the gap reaches the client before it recovers.
@@ -339,12 +340,12 @@ mod user_index_tests {
             conn_info: None,
             chan_info: None,
         };
-        ClientHandle::new(info, outbox)
+        ClientHandle::new(info, outbox, crate::protocol::Codec::Json)
     }
 
     #[test]
     fn connections_are_indexed_and_limited_per_user() {
-        let hub = Hub::new(Codec::Json, 4, 2);
+        let hub = Hub::new(4, 2);
         hub.add_client(client("c1", "alice")).unwrap();
         hub.add_client(client("c2", "alice")).unwrap();
         hub.add_client(client("c3", "bob")).unwrap();

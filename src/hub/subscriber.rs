@@ -13,8 +13,9 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
+use super::broadcast::Broadcast;
 use super::client::ClientHandle;
-use crate::protocol::reply::Publication;
+use crate::engine::Publication;
 use crate::protocol::Disconnect;
 
 enum State {
@@ -85,7 +86,10 @@ impl Subscriber {
     /// Delivers a publication whose push is already encoded. Returns
     /// [`Delivery::Gap`] (and delivers nothing more) when the publication is
     /// not the next one this subscriber needs: it must resubscribe and recover.
-    pub(super) fn deliver(&self, publication: &Publication, push: &Bytes) -> Delivery {
+    pub(super) fn deliver(&self, broadcast: &Broadcast<'_>) -> Delivery {
+        let Some(publication) = broadcast.publication() else {
+            return Delivery::Skipped;
+        };
         if self.stale.load(Ordering::Acquire) {
             return Delivery::Skipped;
         }
@@ -105,7 +109,9 @@ impl Subscriber {
                     }
                     *last = publication.offset;
                 }
-                self.client.outbox().enqueue(push.clone());
+                if let Some(frame) = broadcast.frame(self.client.codec()) {
+                    self.client.outbox().enqueue(frame);
+                }
                 Delivery::Queued
             }
             State::Pending(buffer) => {
@@ -120,9 +126,11 @@ impl Subscriber {
     }
 
     /// Delivers a push that is only meaningful live (join/leave).
-    pub(super) fn deliver_live(&self, push: &Bytes) {
+    pub(super) fn deliver_live(&self, broadcast: &Broadcast<'_>) {
         if matches!(*self.lock(), State::Live { .. }) {
-            self.client.outbox().enqueue(push.clone());
+            if let Some(frame) = broadcast.frame(self.client.codec()) {
+                self.client.outbox().enqueue(frame);
+            }
         }
     }
 
@@ -216,18 +224,50 @@ pub fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Json;
+    use crate::engine::{ClientInfo, Payload};
+    use crate::hub::broadcast::Item;
+    use crate::hub::client::Outbox;
+    use crate::protocol::Codec;
 
     fn p(offset: u64) -> Publication {
         Publication {
-            data: Json::from_value(&offset).unwrap(),
-            info: None,
             offset,
-            tags: None,
+            ..Publication::of(Payload::from_json(&offset).unwrap())
         }
     }
     fn offsets(v: &[Publication]) -> Vec<u64> {
         v.iter().map(|p| p.offset).collect()
+    }
+
+    fn subscriber() -> (Subscriber, tokio::sync::mpsc::Receiver<Bytes>) {
+        let (outbox, rx, _control) = Outbox::new(16);
+        let info = ClientInfo {
+            user: "u".into(),
+            client: "c".into(),
+            conn_info: None,
+            chan_info: None,
+        };
+        let client = ClientHandle::new(info, outbox, Codec::Json);
+        (Subscriber::new(client, false, 16), rx)
+    }
+
+    fn deliver(sub: &Subscriber, offset: u64) -> Delivery {
+        let publication = p(offset);
+        sub.deliver(&Broadcast::new("ch", Item::Publication(&publication)))
+    }
+
+    /// The offsets of the pushes queued, and the other messages as text.
+    fn received(rx: &mut tokio::sync::mpsc::Receiver<Bytes>) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|b| {
+                let v: serde_json::Value = serde_json::from_slice(&b)
+                    .unwrap_or_else(|_| serde_json::json!(String::from_utf8_lossy(&b)));
+                match v["push"]["pub"]["offset"].as_u64() {
+                    Some(offset) => offset.to_string(),
+                    None => v.as_str().unwrap_or_default().to_owned(),
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -246,55 +286,23 @@ mod tests {
 
     #[test]
     fn live_publications_already_handed_over_are_not_delivered_again() {
-        use crate::hub::client::Outbox;
-        use crate::protocol::reply::ClientInfo;
-        let (outbox, mut rx, _control) = Outbox::new(16);
-        let info = ClientInfo {
-            user: "u".into(),
-            client: "c".into(),
-            conn_info: None,
-            chan_info: None,
-        };
-        let sub = Subscriber::new(ClientHandle::new(info, outbox), false, 16);
+        let (sub, mut rx) = subscriber();
         // The reply recovered up to offset 98.
         sub.activate(|_| Ok((vec![Bytes::from_static(b"reply")], 98)));
         // A remote engine's fan-out delivers 98 late, then 99.
-        sub.deliver(&p(98), &Bytes::from_static(b"98"));
-        sub.deliver(&p(99), &Bytes::from_static(b"99"));
-        let got: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert_eq!(
-            got,
-            vec![Bytes::from_static(b"reply"), Bytes::from_static(b"99")]
-        );
+        assert_eq!(deliver(&sub, 98), Delivery::Skipped);
+        assert_eq!(deliver(&sub, 99), Delivery::Queued);
+        assert_eq!(received(&mut rx), vec!["reply", "99"]);
     }
 
     #[test]
     fn a_live_publication_past_a_hole_is_a_gap_and_stops_deliveries() {
-        use crate::hub::client::Outbox;
-        use crate::protocol::reply::ClientInfo;
-        let (outbox, mut rx, _control) = Outbox::new(16);
-        let info = ClientInfo {
-            user: "u".into(),
-            client: "c".into(),
-            conn_info: None,
-            chan_info: None,
-        };
-        let sub = Subscriber::new(ClientHandle::new(info, outbox), false, 16);
+        let (sub, mut rx) = subscriber();
         sub.activate(|_| Ok((Vec::new(), 10)));
-        assert_eq!(
-            sub.deliver(&p(11), &Bytes::from_static(b"11")),
-            Delivery::Queued
-        );
-        assert_eq!(
-            sub.deliver(&p(13), &Bytes::from_static(b"13")),
-            Delivery::Gap
-        );
-        assert_eq!(
-            sub.deliver(&p(12), &Bytes::from_static(b"12")),
-            Delivery::Skipped
-        );
-        let got: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert_eq!(got, vec![Bytes::from_static(b"11")]);
+        assert_eq!(deliver(&sub, 11), Delivery::Queued);
+        assert_eq!(deliver(&sub, 13), Delivery::Gap);
+        assert_eq!(deliver(&sub, 12), Delivery::Skipped);
+        assert_eq!(received(&mut rx), vec!["11"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 
 use super::command::{Command, WireCommand};
-use super::push::PushEnvelope;
+use super::push::{Push, PushBody, PushEnvelope};
 use super::reply::Reply;
 
 /// Why a frame could not be decoded. Every variant closes the connection with 3501.
@@ -28,10 +28,17 @@ pub enum DecodeError {
     Binary,
 }
 
-/// Why a message could not be encoded (only a bug can cause it).
+/// Why a message could not be encoded (a bug, or a payload the variant
+/// cannot carry).
 #[derive(Debug, thiserror::Error)]
-#[error("encode: {0}")]
-pub struct EncodeError(#[from] serde_json::Error);
+pub enum EncodeError {
+    /// Serialisation failed.
+    #[error("encode: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A payload that is not JSON text on the JSON variant.
+    #[error(transparent)]
+    Payload(#[from] super::convert::NotJson),
+}
 
 /// The wire encoding of one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,6 +74,52 @@ impl Codec {
     /// Encodes a push as one message.
     pub fn encode_push(&self, push: &PushEnvelope<'_>) -> Result<Bytes, EncodeError> {
         encode(push)
+    }
+
+    /// Every codec, in [`Codec::index`] order.
+    pub const ALL: [Codec; 1] = [Codec::Json];
+
+    /// A dense index per codec (for per-codec caches).
+    pub fn index(self) -> usize {
+        match self {
+            Codec::Json => 0,
+        }
+    }
+
+    /// A `pub` push of an engine publication in `channel`.
+    pub fn encode_publication(
+        &self,
+        channel: &str,
+        publication: &crate::engine::Publication,
+    ) -> Result<Bytes, EncodeError> {
+        let publication = super::reply::Publication::try_from(publication)?;
+        self.encode_push(&PushEnvelope {
+            push: Push {
+                channel: Some(channel),
+                body: PushBody::Pub(&publication),
+            },
+        })
+    }
+
+    /// A `join` (or `leave`) push of an engine client in `channel`.
+    pub fn encode_presence(
+        &self,
+        channel: &str,
+        info: &crate::engine::ClientInfo,
+        join: bool,
+    ) -> Result<Bytes, EncodeError> {
+        let info = super::reply::ClientInfo::try_from(info)?;
+        let body = if join {
+            PushBody::Join { info: &info }
+        } else {
+            PushBody::Leave { info: &info }
+        };
+        self.encode_push(&PushEnvelope {
+            push: Push {
+                channel: Some(channel),
+                body,
+            },
+        })
     }
 
     /// The server ping message.

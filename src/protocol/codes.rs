@@ -130,6 +130,11 @@ impl Disconnect {
         code: 3010,
         reason: "insufficient state",
     };
+    /// 3011: the server asks the client to reconnect (an operator's disconnect of a user).
+    pub const FORCE_RECONNECT: Disconnect = Disconnect {
+        code: 3011,
+        reason: "force reconnect",
+    };
     /// 3012: the client did not answer a ping in time.
     pub const NO_PONG: Disconnect = Disconnect {
         code: 3012,

@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod codes;
 pub mod command;
+pub mod convert;
 pub mod payload;
 pub mod push;
 pub mod reply;

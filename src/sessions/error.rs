@@ -1,5 +1,5 @@
 //! Domain errors, mapped once to HTTP responses (`api::error`) and to RPC
-//! error codes (`sessions::rpc`).
+//! error codes (`crate::errors`).
 
 use crate::engine::EngineError;
 

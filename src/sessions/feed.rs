@@ -20,9 +20,7 @@ use uuid::Uuid;
 use super::model::{Event, Session};
 use super::service::SessionService;
 use crate::channels;
-use crate::engine::PublishRequest;
-use crate::protocol::reply::Publication;
-use crate::protocol::Json;
+use crate::engine::{Payload, Publication, PublishRequest};
 
 /// Coalescing state of every session with recent activity on this node.
 pub(super) struct ActivityFeed {
@@ -132,7 +130,7 @@ impl SessionService {
     }
 
     async fn send_activity(&self, notice: Notice) {
-        let data = match Json::from_value(&notice.value) {
+        let data = match Payload::from_json(&notice.value) {
             Ok(data) => data,
             Err(err) => {
                 tracing::error!(error = %err, "activity notice not serialisable");
@@ -141,12 +139,7 @@ impl SessionService {
         };
         for user in &notice.members {
             let request = PublishRequest {
-                publication: Publication {
-                    data: data.clone(),
-                    info: None,
-                    offset: 0,
-                    tags: None,
-                },
+                publication: Publication::of(data.clone()),
                 history: false,
             };
             if let Err(err) = self.engine().publish(&channels::user(user), request).await {

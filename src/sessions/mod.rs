@@ -15,7 +15,6 @@ pub mod limits;
 pub mod model;
 pub mod patch;
 pub mod replay;
-pub mod rpc;
 pub mod service;
 pub mod signals;
 pub mod status;

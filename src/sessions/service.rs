@@ -17,9 +17,7 @@ use super::status;
 use super::validate;
 use crate::channels;
 use crate::engine::store::{Commit, CommitOutcome, EventDraft, SessionRecord};
-use crate::engine::{Engine, EngineError, PublishRequest};
-use crate::protocol::reply::Publication;
-use crate::protocol::Json;
+use crate::engine::{Engine, EngineError, Payload, Publication, PublishRequest};
 
 /// The actor of changes the server makes by itself (the sweeper).
 pub const SYSTEM_ACTOR: &str = "system";
@@ -368,7 +366,7 @@ impl SessionService {
 
     /// Publishes a notice on a user's personal feed.
     pub(super) async fn notify(&self, user: &str, notice: Value) {
-        let data = match Json::from_value(&notice) {
+        let data = match Payload::from_json(&notice) {
             Ok(data) => data,
             Err(err) => {
                 tracing::error!(error = %err, "notice not serialisable");
@@ -376,12 +374,7 @@ impl SessionService {
             }
         };
         let request = PublishRequest {
-            publication: Publication {
-                data,
-                info: None,
-                offset: 0,
-                tags: None,
-            },
+            publication: Publication::of(data),
             history: true,
         };
         if let Err(err) = self.engine().publish(&channels::user(user), request).await {

@@ -9,9 +9,7 @@ use uuid::Uuid;
 use super::error::DomainError;
 use super::service::SessionService;
 use crate::channels;
-use crate::engine::{EngineError, PublishRequest};
-use crate::protocol::reply::Publication;
-use crate::protocol::Json;
+use crate::engine::{EngineError, Payload, Publication, PublishRequest};
 
 /// Longest JSON pointer accepted in an editing signal, in bytes.
 pub const MAX_POINTER_BYTES: usize = 256;
@@ -55,7 +53,7 @@ impl SessionService {
         if !role.can_write() {
             return Err(DomainError::Forbidden("viewers cannot write"));
         }
-        let data = Json::from_value(&json!({
+        let data = Payload::from_json(&json!({
             "type": kind,
             "actor": actor,
             "at": Utc::now(),
@@ -63,12 +61,7 @@ impl SessionService {
         }))
         .map_err(|e| DomainError::Engine(EngineError::Internal(e.to_string())))?;
         let request = PublishRequest {
-            publication: Publication {
-                data,
-                info: None,
-                offset: 0,
-                tags: None,
-            },
+            publication: Publication::of(data),
             history: false,
         };
         self.engine()

@@ -7,8 +7,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::protocol::Codec;
+use crate::state::AppState;
 use crate::ws::connection;
 
 /// Query parameters the SDKs may send.

@@ -16,11 +16,10 @@ use serde_json::{json, Map, Value};
 use tandem::engine::memory::MemoryEngine;
 use tandem::engine::redis::{RedisConfig, RedisEngine};
 use tandem::engine::store::{Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord};
+use tandem::engine::{ClientInfo, Payload, Publication};
 use tandem::engine::{
     Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, PublishRequest, StreamPosition,
 };
-use tandem::protocol::reply::{ClientInfo, Publication};
-use tandem::protocol::Json;
 use tandem::sessions::model::{
     new_id, ChatMessage, Collaborator, MessageRole, Mission, MissionStatus, Role, Session,
     SessionStatus,
@@ -39,6 +38,7 @@ pub enum Seen {
     Leave(String, String),
     Unsubscribe(String, String),
     Insufficient(String),
+    Disconnect(String, bool),
 }
 
 /// An [`EngineEvents`] that records everything.
@@ -107,7 +107,7 @@ impl EngineEvents for Recorder {
         self.push(Seen::Pub(
             channel.to_owned(),
             publication.offset,
-            publication.data.get().to_owned(),
+            publication.data.as_str().unwrap().to_owned(),
         ));
     }
     fn join(&self, channel: &str, info: &ClientInfo) {
@@ -118,6 +118,9 @@ impl EngineEvents for Recorder {
     }
     fn unsubscribe_user(&self, channel: &str, user: &str) {
         self.push(Seen::Unsubscribe(channel.to_owned(), user.to_owned()));
+    }
+    fn disconnect_user(&self, user: &str, reconnect: bool) {
+        self.push(Seen::Disconnect(user.to_owned(), reconnect));
     }
     fn insufficient_state(&self, channel: &str) {
         self.push(Seen::Insufficient(channel.to_owned()));
@@ -197,7 +200,7 @@ pub fn config() -> EngineConfig {
 fn publication(data: Value) -> PublishRequest {
     PublishRequest {
         publication: Publication {
-            data: Json::from_value(&data).unwrap(),
+            data: Payload::from_json(&data).unwrap(),
             info: None,
             offset: 0,
             tags: None,
@@ -210,7 +213,9 @@ fn info(client: &str, user: &str) -> ClientInfo {
     ClientInfo {
         user: user.into(),
         client: client.into(),
-        conn_info: Some(Json::from_value(&json!({"name": user, "empty": {}, "list": []})).unwrap()),
+        conn_info: Some(
+            Payload::from_json(&json!({"name": user, "empty": {}, "list": []})).unwrap(),
+        ),
         chan_info: None,
     }
 }
@@ -284,13 +289,13 @@ pub async fn publish_offsets_are_gapless_and_delivered_in_order(f: impl EngineFa
         .await
         .unwrap();
     for p in stored.publications.iter().skip(5) {
-        let v: Value = serde_json::from_str(p.data.get()).unwrap();
+        let v: Value = serde_json::from_str(p.data.as_str().unwrap()).unwrap();
         assert_eq!(v["empty"], json!({}));
         assert_eq!(v["list"], json!([]));
         assert!(
-            p.data.get().contains("12345678901234567890"),
+            p.data.as_str().unwrap().contains("12345678901234567890"),
             "{}",
-            p.data.get()
+            p.data.as_str().unwrap()
         );
     }
     // Without history: delivered, no offset, position unchanged.
@@ -515,6 +520,34 @@ pub async fn presence_add_remove_and_expiry(f: impl EngineFactory) {
         "b expired, a was refreshed"
     );
     assert!(h.engine.presence(&channel()).await.unwrap().is_empty());
+}
+
+pub async fn disconnecting_a_user_reaches_the_node(f: impl EngineFactory) {
+    let h = f.make(config()).await;
+    // Subscribed to anything: the node-wide order needs no channel.
+    h.engine.subscribe(&channel()).await.unwrap();
+    h.engine.disconnect_user("alice", true).await.unwrap();
+    h.engine.disconnect_user("bob", false).await.unwrap();
+    let seen = h
+        .events
+        .wait("two disconnects", |all| {
+            all.iter()
+                .filter(|s| matches!(s, Seen::Disconnect(..)))
+                .count()
+                >= 2
+        })
+        .await;
+    let disconnects: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::Disconnect(..)))
+        .collect();
+    assert_eq!(
+        disconnects,
+        vec![
+            &Seen::Disconnect("alice".into(), true),
+            &Seen::Disconnect("bob".into(), false)
+        ]
+    );
 }
 
 pub async fn join_leave_and_unsubscribe_user_are_delivered(f: impl EngineFactory) {
@@ -799,7 +832,7 @@ pub async fn commit_appends_events_and_messages_with_offsets(f: impl EngineFacto
         .await
         .unwrap();
     assert_eq!(offsets(&page.publications), vec![1, 2, 3]);
-    let first: Value = serde_json::from_str(page.publications[0].data.get()).unwrap();
+    let first: Value = serde_json::from_str(page.publications[0].data.as_str().unwrap()).unwrap();
     assert_eq!(first["offset"], 1);
     assert_eq!(first["type"], "session.created");
 }
@@ -1163,6 +1196,7 @@ contract!(
     recovery_works_inside_the_window_only,
     presence_add_remove_and_expiry,
     join_leave_and_unsubscribe_user_are_delivered,
+    disconnecting_a_user_reaches_the_node,
     commit_is_a_compare_and_set,
     commit_appends_events_and_messages_with_offsets,
     idempotent_commits_apply_once,

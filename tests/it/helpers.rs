@@ -30,6 +30,8 @@ pub struct TestApp {
     pub sweeper: tandem::sweeper::Sweeper,
     /// The node.
     pub node: tandem::node::Node,
+    /// The engine (to look at what is stored).
+    pub engine: std::sync::Arc<dyn tandem::engine::Engine>,
 }
 
 /// Starts a server on 127.0.0.1:0 with the test secret and `extra_args`.
@@ -48,6 +50,7 @@ pub async fn spawn_app(extra_args: &[&str]) -> TestApp {
     let addr = app.local_addr().expect("bound address");
     let sweeper = app.sweeper().clone();
     let node = app.node().clone();
+    let engine = app.engine().clone();
     let (stop, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run(async move {
         let _ = rx.await;
@@ -59,6 +62,7 @@ pub async fn spawn_app(extra_args: &[&str]) -> TestApp {
         minter: TokenMinter::new(&Secret::new(SECRET)),
         sweeper,
         node,
+        engine,
     }
 }
 

@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use tandem::engine::redis::{RedisConfig, RedisEngine};
 use tandem::engine::{Engine, EngineError, PublishRequest};
-use tandem::protocol::reply::Publication;
-use tandem::protocol::Json;
+use tandem::engine::{Payload, Publication};
 use tokio_util::sync::CancellationToken;
 
 use super::engine_contract::{config, Recorder, Seen};
@@ -19,7 +18,7 @@ use super::redis_harness::{start_server, start_server_on, unique_prefix};
 fn request(n: u64) -> PublishRequest {
     PublishRequest {
         publication: Publication {
-            data: Json::from_value(&json!({ "n": n })).unwrap(),
+            data: Payload::from_json(&json!({ "n": n })).unwrap(),
             info: None,
             offset: 0,
             tags: None,
@@ -189,7 +188,8 @@ async fn gaps_and_epoch_changes_are_reported_and_stale_offsets_dropped() {
     let client = redis::Client::open(url.as_str()).unwrap();
     let conn = client.get_multiplexed_async_connection().await.unwrap();
     let raw = |epoch: &str, offset: u64| {
-        format!(r#"{{"t":"p","c":"{ch}","e":"{epoch}","o":{offset},"d":{{"raw":{offset}}}}}"#)
+        // The fan-out message format (engine/redis/wire.rs).
+        format!("p\n{epoch}\n{offset}\n0\n0\n{{\"raw\":{offset}}}")
     };
     let send = |message: String| {
         let mut conn = conn.clone();

@@ -50,8 +50,7 @@ fn later(by: Duration) -> chrono::DateTime<Utc> {
 
 async fn status_of(app: &TestApp, id: &str) -> SessionStatus {
     let id = Uuid::parse_str(id).unwrap();
-    app.node
-        .engine()
+    app.engine
         .load(id)
         .await
         .unwrap()
@@ -61,8 +60,7 @@ async fn status_of(app: &TestApp, id: &str) -> SessionStatus {
 }
 
 async fn status_events(app: &TestApp, id: Uuid) -> Vec<tandem::sessions::model::Event> {
-    app.node
-        .engine()
+    app.engine
         .events(id, 1, 1000)
         .await
         .unwrap()
@@ -222,7 +220,7 @@ async fn activity_during_the_sweep_wins(kind: Kind) {
     let mut alice = app.connect("alice").await;
     let id = alice.create_session("racing", &[]).await;
     let uuid = Uuid::parse_str(&id).unwrap();
-    let read = app.node.engine().load(uuid).await.unwrap().unwrap();
+    let read = app.engine.load(uuid).await.unwrap().unwrap();
     // The ping (no version bump).
     alice
         .rpc_ok("session.activity", json!({"session_id": id}))
@@ -411,7 +409,7 @@ async fn archived_sessions_are_deleted_when_configured(kind: Kind) {
     let notice = alice.expect_notice("alice", "session.removed").await;
     assert_eq!(notice["session_id"], id.as_str());
     let uuid = Uuid::parse_str(&id).unwrap();
-    assert!(app.node.engine().load(uuid).await.unwrap().is_none());
+    assert!(app.engine.load(uuid).await.unwrap().is_none());
     assert_eq!(status_of(&app, &kept).await, SessionStatus::Active);
 }
 

@@ -200,9 +200,9 @@ async fn a_user_holds_at_most_the_configured_connections() {
     assert_eq!((code, reason.as_str()), (3504, "connection limit"));
     // The slot frees once the first connection has gone.
     drop(first);
-    let hub = app.node.hub().clone();
+    let node = app.node.clone();
     let freed = async {
-        while hub.clients_of("alice").len() >= 2 {
+        while node.connections_of("alice") >= 2 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     };

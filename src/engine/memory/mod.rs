@@ -20,11 +20,9 @@ use super::store::{
     Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
 };
 use super::{
-    Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage, PresenceMap,
-    PublishRequest, StreamPosition,
+    ClientInfo, Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage,
+    Payload, PresenceMap, Publication, PublishRequest, StreamPosition,
 };
-use crate::protocol::reply::{ClientInfo, Publication};
-use crate::protocol::Json;
 use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus};
 use presence::PresenceTable;
 use sessions::{lock, select_messages, SessionTable};
@@ -91,14 +89,9 @@ impl Inner {
             |offset| {
                 let event = draft.at_offset(offset);
                 let data =
-                    Json::from_value(&event).map_err(|e| EngineError::Internal(e.to_string()))?;
+                    Payload::from_json(&event).map_err(|e| EngineError::Internal(e.to_string()))?;
                 stored = Some(event);
-                Ok(Publication {
-                    data,
-                    info: None,
-                    offset,
-                    tags: None,
-                })
+                Ok(Publication::of(data))
             },
             |publication| self.events.publication(channel, publication),
         )?;
@@ -344,6 +337,11 @@ impl Engine for MemoryEngine {
 
     async fn unsubscribe_user(&self, channel: &str, user: &str) -> Result<(), EngineError> {
         self.inner.events.unsubscribe_user(channel, user);
+        Ok(())
+    }
+
+    async fn disconnect_user(&self, user: &str, reconnect: bool) -> Result<(), EngineError> {
+        self.inner.events.disconnect_user(user, reconnect);
         Ok(())
     }
 

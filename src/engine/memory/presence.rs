@@ -6,8 +6,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
-use crate::engine::PresenceMap;
-use crate::protocol::reply::ClientInfo;
+use crate::engine::{ClientInfo, PresenceMap};
 
 pub(super) struct PresenceTable {
     map: DashMap<String, HashMap<String, (ClientInfo, Instant)>>,

@@ -8,8 +8,9 @@ use dashmap::DashMap;
 use rand::distr::{Alphanumeric, SampleString};
 use tokio::time::Instant;
 
-use crate::engine::{EngineError, HistoryFilter, HistoryPage, PublishRequest, StreamPosition};
-use crate::protocol::reply::Publication;
+use crate::engine::{
+    EngineError, HistoryFilter, HistoryPage, Publication, PublishRequest, StreamPosition,
+};
 
 /// A new random epoch: 8 letters and digits.
 pub(crate) fn new_epoch() -> String {
@@ -201,16 +202,11 @@ impl Streams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Json;
+    use crate::engine::Payload;
 
     fn req(n: u32) -> PublishRequest {
         PublishRequest {
-            publication: Publication {
-                data: Json::from_value(&n).unwrap(),
-                info: None,
-                offset: 0,
-                tags: None,
-            },
+            publication: Publication::of(Payload::from_json(&n).unwrap()),
             history: true,
         }
     }

@@ -131,6 +131,12 @@ impl Keys {
         )
     }
 
+    /// Pub/sub channel every node subscribes to for node-wide orders
+    /// (disconnect a user).
+    pub fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+
     /// ZSET session id → last activity (unix ms), for the sweeper.
     pub fn activity(&self) -> String {
         format!("{}:activity", self.prefix)

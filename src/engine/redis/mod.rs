@@ -25,6 +25,7 @@ pub mod keys;
 mod presence;
 mod store;
 mod subscriber;
+mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,13 +39,13 @@ use tokio_util::sync::CancellationToken;
 pub use keys::validate_prefix;
 use keys::{ChannelKeys, Keys};
 
+use super::{ClientInfo, Payload, Publication};
 use super::{
     Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage, PresenceMap,
     PublishRequest, StreamPosition,
 };
-use crate::protocol::reply::{ClientInfo, Publication};
-use crate::protocol::Json;
-use subscriber::{Fanout, WireControl};
+use subscriber::Fanout;
+use wire::Message;
 
 /// Where the Redis engine connects and how it names its keys.
 #[derive(Clone)]
@@ -156,13 +157,15 @@ impl RedisEngine {
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map_err(unavailable)?;
+        let keys = Keys::new(&redis.prefix);
+        let nodes = keys.nodes();
         Ok(Self {
             inner: Arc::new(Inner {
                 conn,
-                keys: Keys::new(&redis.prefix),
+                keys,
                 scripts: Scripts::new(redis.new_epoch_on_restart),
                 config,
-                fanout: Fanout::new(client, events, RESPONSE_TIMEOUT),
+                fanout: Fanout::new(client, events, RESPONSE_TIMEOUT, nodes),
             }),
         })
     }
@@ -243,18 +246,13 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// A channel name as a JSON string (for messages built in Lua).
-fn json_string(text: &str) -> Result<String, EngineError> {
-    serde_json::to_string(text).map_err(internal)
-}
-
 /// A new random epoch candidate (used only when a stream has none).
 fn candidate_epoch() -> String {
     super::memory::new_epoch()
 }
 
 /// Parses a stream entry (`<offset>-0`, fields `d`, `i`, `t`) into a publication.
-fn entry_to_publication(id: &str, fields: &[String]) -> Result<Publication, EngineError> {
+fn entry_to_publication(id: &str, fields: &[Vec<u8>]) -> Result<Publication, EngineError> {
     let offset = id
         .split('-')
         .next()
@@ -265,10 +263,10 @@ fn entry_to_publication(id: &str, fields: &[String]) -> Result<Publication, Engi
     let mut tags = None;
     for pair in fields.chunks(2) {
         if let [name, value] = pair {
-            match name.as_str() {
-                "d" => data = Some(Json::from_text(value).map_err(internal)?),
-                "i" => info = Some(serde_json::from_str::<ClientInfo>(value).map_err(internal)?),
-                "t" => tags = Some(serde_json::from_str(value).map_err(internal)?),
+            match name.as_slice() {
+                b"d" => data = Some(Payload::from_bytes(value.clone())),
+                b"i" => info = Some(serde_json::from_slice::<ClientInfo>(value).map_err(internal)?),
+                b"t" => tags = Some(serde_json::from_slice(value).map_err(internal)?),
                 _ => {}
             }
         }
@@ -282,7 +280,7 @@ fn entry_to_publication(id: &str, fields: &[String]) -> Result<Publication, Engi
 }
 
 /// The script's history reply: epoch, top, ok flag, entries.
-type HistoryReply = (String, u64, i64, Vec<(String, Vec<String>)>);
+type HistoryReply = (String, u64, i64, Vec<(String, Vec<Vec<u8>>)>);
 
 #[async_trait]
 impl Engine for RedisEngine {
@@ -314,9 +312,8 @@ impl Engine for RedisEngine {
             .arg(self.history_ttl_ms())
             .arg(self.meta_ttl_ms(&keys))
             .arg(&keys.fanout)
-            .arg(json_string(channel)?)
             .arg(if request.history { "1" } else { "0" })
-            .arg(publication.data.get())
+            .arg(publication.data.as_bytes())
             .arg(info)
             .arg(tags);
         let (epoch, offset): (String, u64) = run(invocation.invoke_async(&mut conn)).await?;
@@ -324,15 +321,30 @@ impl Engine for RedisEngine {
     }
 
     async fn publish_join(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError> {
-        self.control(channel, WireControl::Join(info)).await
+        self.control(channel, Message::Join(info.clone())).await
     }
 
     async fn publish_leave(&self, channel: &str, info: &ClientInfo) -> Result<(), EngineError> {
-        self.control(channel, WireControl::Leave(info)).await
+        self.control(channel, Message::Leave(info.clone())).await
     }
 
     async fn unsubscribe_user(&self, channel: &str, user: &str) -> Result<(), EngineError> {
-        self.control(channel, WireControl::Unsubscribe(user)).await
+        self.control(channel, Message::Unsubscribe(user.to_owned()))
+            .await
+    }
+
+    async fn disconnect_user(&self, user: &str, reconnect: bool) -> Result<(), EngineError> {
+        let message = wire::encode_control(&Message::DisconnectUser {
+            user: user.to_owned(),
+            reconnect,
+        })?;
+        let mut conn = self.conn();
+        let _receivers: i64 = run(::redis::cmd("PUBLISH")
+            .arg(self.keys().nodes())
+            .arg(message)
+            .query_async(&mut conn))
+        .await?;
+        Ok(())
     }
 
     async fn subscribe(&self, channel: &str) -> Result<(), EngineError> {
@@ -422,9 +434,9 @@ impl RedisEngine {
     }
 
     /// Sends a join, leave or unsubscribe order to every node subscribed to `channel`.
-    async fn control(&self, channel: &str, control: WireControl<'_>) -> Result<(), EngineError> {
+    async fn control(&self, channel: &str, control: Message) -> Result<(), EngineError> {
         let keys = self.keys().channel(channel);
-        let message = control.encode(channel)?;
+        let message = wire::encode_control(&control)?;
         let mut conn = self.conn();
         let _receivers: i64 = run(::redis::cmd("PUBLISH")
             .arg(&keys.fanout)

@@ -5,8 +5,7 @@
 //! heartbeat of its own.
 
 use super::{internal, millis, run, RedisEngine};
-use crate::engine::{EngineError, PresenceMap};
-use crate::protocol::reply::ClientInfo;
+use crate::engine::{ClientInfo, EngineError, PresenceMap};
 
 /// Adds or refreshes `info` in `channel`'s presence.
 pub(super) async fn add(

@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::keys::SessionKeys;
-use super::{candidate_epoch, internal, json_string, run, RedisEngine};
+use super::{candidate_epoch, internal, run, RedisEngine};
 use crate::engine::store::{
     Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
 };
@@ -221,7 +221,6 @@ impl SessionStore for RedisEngine {
             .arg(self.inner.config.history_size)
             .arg(self.history_ttl_ms())
             .arg(&keys.channel.fanout)
-            .arg(json_string(&crate::channels::session(id))?)
             .arg(idem_key)
             .arg(idem_mode)
             .arg(idem_body)
@@ -435,7 +434,6 @@ impl SessionStore for RedisEngine {
                 .arg(self.inner.config.history_size)
                 .arg(self.history_ttl_ms())
                 .arg(&keys.channel.fanout)
-                .arg(json_string(&crate::channels::session(id))?)
                 .arg(id.to_string())
                 .arg(mission)
                 .arg(&rest);

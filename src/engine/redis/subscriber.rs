@@ -15,20 +15,19 @@
 //! every other channel's, so a client never waits for another channel's
 //! round trip; a reconnect resubscribes many channels at once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ::redis::aio::PubSubSink;
 use ::redis::Msg;
 use futures_util::StreamExt;
-use serde::Deserialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::wire::{self, Message};
+use crate::engine::{ClientInfo, Publication};
 use crate::engine::{EngineError, EngineEvents};
-use crate::protocol::reply::{ClientInfo, Publication};
-use crate::protocol::Json;
 
 /// First pause before reconnecting; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -38,48 +37,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const PING_EVERY: Duration = Duration::from_secs(5);
 /// SUBSCRIBEs in flight at once while a new connection resubscribes.
 const RESUBSCRIBE_CONCURRENCY: usize = 128;
-
-/// A non-publication message on a fan-out channel.
-pub(super) enum WireControl<'a> {
-    Join(&'a ClientInfo),
-    Leave(&'a ClientInfo),
-    Unsubscribe(&'a str),
-}
-
-impl WireControl<'_> {
-    /// `{"t":"j"|"l","c":channel,"i":info}` or `{"t":"u","c":channel,"u":user}`.
-    pub(super) fn encode(&self, channel: &str) -> Result<String, EngineError> {
-        let value = match self {
-            WireControl::Join(info) => serde_json::json!({"t": "j", "c": channel, "i": info}),
-            WireControl::Leave(info) => serde_json::json!({"t": "l", "c": channel, "i": info}),
-            WireControl::Unsubscribe(user) => {
-                serde_json::json!({"t": "u", "c": channel, "u": user})
-            }
-        };
-        serde_json::to_string(&value).map_err(|e| EngineError::Internal(e.to_string()))
-    }
-}
-
-/// Every message on a fan-out channel (publications are built in Lua).
-#[derive(Deserialize)]
-struct Wire {
-    /// `p` publication, `j` join, `l` leave, `u` unsubscribe a user.
-    t: String,
-    /// Epoch of the stream (publications).
-    #[serde(default)]
-    e: String,
-    /// Offset (0 = not kept in history).
-    #[serde(default)]
-    o: u64,
-    /// Publication data.
-    d: Option<Json>,
-    /// Publisher info, or the client joining/leaving.
-    i: Option<ClientInfo>,
-    /// Publication tags.
-    g: Option<BTreeMap<String, String>>,
-    /// User to unsubscribe.
-    u: Option<String>,
-}
 
 /// What the loop knows about one subscribed channel.
 struct Track {
@@ -106,6 +63,8 @@ pub(super) struct Fanout {
 
 struct FanoutInner {
     client: ::redis::Client,
+    /// The node-wide channel (orders for every node), subscribed on every connection.
+    nodes: String,
     events: Arc<dyn EngineEvents>,
     timeout: Duration,
     /// fan-out channel → what the node wants of it.
@@ -160,6 +119,7 @@ enum Action {
     Join(String, ClientInfo),
     Leave(String, ClientInfo),
     Unsubscribe(String, String),
+    DisconnectUser(String, bool),
     Ignore,
 }
 
@@ -168,11 +128,13 @@ impl Fanout {
         client: ::redis::Client,
         events: Arc<dyn EngineEvents>,
         timeout: Duration,
+        nodes: String,
     ) -> Self {
         let (link, _) = watch::channel(Link::Down);
         Self {
             inner: Arc::new(FanoutInner {
                 client,
+                nodes,
                 events,
                 timeout,
                 entries: Mutex::new(HashMap::new()),
@@ -460,6 +422,16 @@ impl FanoutInner {
                 })
                 .collect()
         };
+        let mut node_sink = sink.clone();
+        match tokio::time::timeout(self.timeout, node_sink.subscribe(&self.nodes)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(::redis::RedisError::from((
+                    ::redis::ErrorKind::Io,
+                    "SUBSCRIBE timed out",
+                )))
+            }
+        }
         self.set_sink(Some(sink.clone()));
         self.link.send_replace(Link::Resubscribing);
         let wanted: Vec<(String, Arc<tokio::sync::Mutex<()>>)> = self
@@ -514,68 +486,67 @@ impl FanoutInner {
             Action::Join(channel, info) => events.join(&channel, &info),
             Action::Leave(channel, info) => events.leave(&channel, &info),
             Action::Unsubscribe(channel, user) => events.unsubscribe_user(&channel, &user),
+            Action::DisconnectUser(user, reconnect) => events.disconnect_user(&user, reconnect),
             Action::Ignore => {}
         }
     }
 
     fn decide(&self, message: &Msg) -> Action {
         let fanout = message.get_channel_name();
-        let wire: Wire = match serde_json::from_slice(message.get_payload_bytes()) {
-            Ok(wire) => wire,
+        let decoded = match wire::decode(message.get_payload_bytes()) {
+            Ok(decoded) => decoded,
             Err(err) => {
                 tracing::error!(error = %err, fanout, "undecodable pub/sub message");
                 return Action::Ignore;
             }
         };
+        if fanout == self.nodes {
+            return match decoded {
+                Message::DisconnectUser { user, reconnect } => {
+                    Action::DisconnectUser(user, reconnect)
+                }
+                _ => Action::Ignore,
+            };
+        }
         let mut tracks = self.tracks();
         let Some(track) = tracks.get_mut(fanout) else {
             return Action::Ignore;
         };
         let channel = track.channel.clone();
-        match wire.t.as_str() {
-            "p" => {
-                let Some(data) = wire.d else {
-                    return Action::Ignore;
-                };
-                let publication = Publication {
-                    data,
-                    info: wire.i,
-                    offset: wire.o,
-                    tags: wire.g,
-                };
-                if wire.o == 0 {
+        match decoded {
+            Message::Publication { epoch, publication } => {
+                let offset = publication.offset;
+                if offset == 0 {
                     return Action::Deliver(channel, publication);
                 }
                 match &mut track.last {
-                    Some((epoch, last)) if *epoch == wire.e => {
-                        if wire.o == *last + 1 {
-                            *last = wire.o;
+                    Some((last_epoch, last)) if *last_epoch == epoch => {
+                        if offset == *last + 1 {
+                            *last = offset;
                             Action::Deliver(channel, publication)
-                        } else if wire.o <= *last {
+                        } else if offset <= *last {
                             Action::Ignore
                         } else {
-                            tracing::warn!(channel = %channel, expected = *last + 1, got = wire.o, "publication gap");
-                            *last = wire.o;
+                            tracing::warn!(channel = %channel, expected = *last + 1, got = offset, "publication gap");
+                            *last = offset;
                             Action::Gap(channel)
                         }
                     }
                     Some(_) => {
                         tracing::warn!(channel = %channel, "stream epoch changed");
-                        track.last = Some((wire.e, wire.o));
+                        track.last = Some((epoch, offset));
                         Action::Gap(channel)
                     }
                     None => {
-                        track.last = Some((wire.e, wire.o));
+                        track.last = Some((epoch, offset));
                         Action::Deliver(channel, publication)
                     }
                 }
             }
-            "j" => wire.i.map_or(Action::Ignore, |i| Action::Join(channel, i)),
-            "l" => wire.i.map_or(Action::Ignore, |i| Action::Leave(channel, i)),
-            "u" => wire
-                .u
-                .map_or(Action::Ignore, |u| Action::Unsubscribe(channel, u)),
-            _ => Action::Ignore,
+            Message::Join(info) => Action::Join(channel, info),
+            Message::Leave(info) => Action::Leave(channel, info),
+            Message::Unsubscribe(user) => Action::Unsubscribe(channel, user),
+            Message::DisconnectUser { .. } => Action::Ignore,
         }
     }
 }

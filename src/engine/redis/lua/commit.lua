@@ -8,13 +8,13 @@
 --       users no longer collaborators)
 -- ARGV: 1 version read, 2 record JSON (already at version + 1), 3 last
 --       activity ms, 4 candidate epoch, 5 history size, 6 stream ttl ms,
---       7 fan-out channel, 8 channel JSON string, 9 idempotency key or '',
---       10 response mode ('o' object rest, 'r' raw), 11 response,
---       12 session id, 13 mission id or '', 14 #events, 15 #messages,
---       16 #collaborators, 17 #removed users, 18 last activity as RFC 3339
---       (exact; field `a` keeps it in ms for comparisons), 19 status,
---       20 updated_at ms, 21 guard: refuse when the stored activity (ms) is
---       later than this ('' = no guard), 22 owner (kept in field `o`, so
+--       7 fan-out channel, 8 idempotency key or '',
+--       9 response mode ('o' object rest, 'r' raw), 10 response,
+--       11 session id, 12 mission id or '', 13 #events, 14 #messages,
+--       15 #collaborators, 16 #removed users, 17 last activity as RFC 3339
+--       (exact; field `a` keeps it in ms for comparisons), 18 status,
+--       19 updated_at ms, 20 guard: refuse when the stored activity (ms) is
+--       later than this ('' = no guard), 21 owner (kept in field `o`, so
 --       an undecodable record can still be deleted by its owner), then the
 --       collaborators, the
 --       removed users, each event's JSON rest (without offset, after '{'),
@@ -23,7 +23,7 @@
 -- Returns {'duplicate', response} | {'conflict'} | {'ok', epoch, first, top}.
 local record, stream, meta, events, messages, idem, users, activity, linked =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local idem_key = ARGV[9]
+local idem_key = ARGV[8]
 if idem_key ~= '' then
   local previous = redis.call('HGET', idem, idem_key)
   if previous then
@@ -34,15 +34,15 @@ local stored = tonumber(redis.call('HGET', record, 'v') or '0')
 if stored ~= tonumber(ARGV[1]) then
   return {'conflict'}
 end
-if ARGV[21] ~= '' and tonumber(redis.call('HGET', record, 'a') or '0') > tonumber(ARGV[21]) then
+if ARGV[20] ~= '' and tonumber(redis.call('HGET', record, 'a') or '0') > tonumber(ARGV[20]) then
   return {'conflict'}
 end
 local epoch = tandem_epoch(meta, ARGV[4])
 tandem_keep_meta(meta, '0')
-local n_events, n_messages = tonumber(ARGV[14]), tonumber(ARGV[15])
-local n_users, n_removed = tonumber(ARGV[16]), tonumber(ARGV[17])
-local sid = ARGV[12]
-local i = 23
+local n_events, n_messages = tonumber(ARGV[13]), tonumber(ARGV[14])
+local n_users, n_removed = tonumber(ARGV[15]), tonumber(ARGV[16])
+local sid = ARGV[11]
+local i = 22
 local collaborators = {}
 for j = 1, n_users do
   collaborators[j] = ARGV[i]
@@ -59,7 +59,7 @@ for _ = 1, n_events do
   local offset = tandem_next_offset(stream, meta)
   local data = tandem_with_offset(offset, ARGV[i])
   i = i + 1
-  tandem_store_publish(stream, ARGV[7], ARGV[8], epoch, offset, ARGV[5], ARGV[6], data, '', '')
+  tandem_store_publish(stream, ARGV[7], epoch, offset, ARGV[5], ARGV[6], data, '', '')
   redis.call('RPUSH', events, data)
   if not first then first = offset end
   top = offset
@@ -75,20 +75,20 @@ for _ = 1, n_messages do
   local seq = redis.call('HINCRBY', record, 'q', 1)
   redis.call('ZADD', messages, offset, string.format('%012d', seq) .. '|' .. body)
 end
-redis.call('HSET', record, 'r', ARGV[2], 'v', string.format('%d', stored + 1), 'o', ARGV[22], 'm', ARGV[13])
+redis.call('HSET', record, 'r', ARGV[2], 'v', string.format('%d', stored + 1), 'o', ARGV[21], 'm', ARGV[12])
 local previous_at = tonumber(redis.call('HGET', record, 'a') or '0')
 if tonumber(ARGV[3]) > previous_at then
-  redis.call('HSET', record, 'a', ARGV[3], 't', ARGV[18])
+  redis.call('HSET', record, 'a', ARGV[3], 't', ARGV[17])
   redis.call('ZADD', activity, ARGV[3], sid)
 end
 local idle = {active = KEYS[10], completed = KEYS[11], abandoned = KEYS[12], archived = KEYS[13]}
 local old_status = redis.call('HGET', record, 's')
-if old_status and old_status ~= ARGV[19] and idle[old_status] then
+if old_status and old_status ~= ARGV[18] and idle[old_status] then
   redis.call('ZREM', idle[old_status], sid)
 end
-local since = math.max(tonumber(redis.call('HGET', record, 'a') or '0'), tonumber(ARGV[20]))
-redis.call('HSET', record, 's', ARGV[19], 'u', ARGV[20])
-redis.call('ZADD', idle[ARGV[19]], since, sid)
+local since = math.max(tonumber(redis.call('HGET', record, 'a') or '0'), tonumber(ARGV[19]))
+redis.call('HSET', record, 's', ARGV[18], 'u', ARGV[19])
+redis.call('ZADD', idle[ARGV[18]], since, sid)
 redis.call('DEL', users)
 for j = 1, n_users do
   redis.call('SADD', users, collaborators[j])
@@ -97,12 +97,12 @@ end
 for j = 1, n_removed do
   redis.call('SREM', KEYS[13 + n_users + j], sid)
 end
-if ARGV[13] ~= '' then
-  redis.call('HSET', linked, ARGV[13], sid)
+if ARGV[12] ~= '' then
+  redis.call('HSET', linked, ARGV[12], sid)
 end
 if idem_key ~= '' then
-  local response = ARGV[11]
-  if ARGV[10] == 'o' then
+  local response = ARGV[10]
+  if ARGV[9] == 'o' then
     response = tandem_with_offset(first, response)
   end
   redis.call('HSET', idem, idem_key, response)

@@ -3,8 +3,8 @@
 --       6 idempotency, 7 collaborators set, 8 activity zset,
 --       9 linked missions hash, 10..13 idle index zsets, 14.. user index sets
 -- ARGV: 1 version read, 2 candidate epoch, 3 history size, 4 stream ttl ms,
---       5 fan-out channel, 6 channel JSON string, 7 session id,
---       8 mission id or '', 9 farewell event JSON rest
+--       5 fan-out channel, 6 session id, 7 mission id or '',
+--       8 farewell event JSON rest
 -- Returns 0 when missing, -1 when the version changed (read again), 1 when deleted.
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then
@@ -15,17 +15,17 @@ if tonumber(v) ~= tonumber(ARGV[1]) then
 end
 local epoch = tandem_epoch(KEYS[3], ARGV[2])
 local offset = tandem_next_offset(KEYS[2], KEYS[3])
-tandem_store_publish(KEYS[2], ARGV[5], ARGV[6], epoch, offset, ARGV[3], ARGV[4],
-  tandem_with_offset(offset, ARGV[9]), '', '')
+tandem_store_publish(KEYS[2], ARGV[5], epoch, offset, ARGV[3], ARGV[4],
+  tandem_with_offset(offset, ARGV[8]), '', '')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-redis.call('ZREM', KEYS[8], ARGV[7])
-if ARGV[8] ~= '' then
-  redis.call('HDEL', KEYS[9], ARGV[8])
+redis.call('ZREM', KEYS[8], ARGV[6])
+if ARGV[7] ~= '' then
+  redis.call('HDEL', KEYS[9], ARGV[7])
 end
 for j = 10, 13 do
-  redis.call('ZREM', KEYS[j], ARGV[7])
+  redis.call('ZREM', KEYS[j], ARGV[6])
 end
 for j = 14, #KEYS do
-  redis.call('SREM', KEYS[j], ARGV[7])
+  redis.call('SREM', KEYS[j], ARGV[6])
 end
 return 1

@@ -60,10 +60,16 @@ local function tandem_next_offset(stream, meta)
   return offset
 end
 
+-- A publication message for the fan-out channel (see wire.rs): a text
+-- header, then info, tags and data as bytes (binary-safe).
+local function tandem_fanout_message(epoch, offset, data, info, tags)
+  return 'p\n' .. epoch .. '\n' .. string.format('%d', offset) .. '\n' .. #info .. '\n' .. #tags .. '\n' .. info .. tags .. data
+end
+
 -- Stores a publication under `<offset>-0` (exact MAXLEN trim, TTL refreshed)
 -- and publishes it to the fan-out channel, so PUBLISH order = offset order.
 -- `info` and `tags` are JSON text or ''.
-local function tandem_store_publish(stream, fanout, chan_json, epoch, offset, size, ttl_ms, data, info, tags)
+local function tandem_store_publish(stream, fanout, epoch, offset, size, ttl_ms, data, info, tags)
   local id = string.format('%d-0', offset)
   if info ~= '' and tags ~= '' then
     redis.call('XADD', stream, 'MAXLEN', size, id, 'd', data, 'i', info, 't', tags)
@@ -75,10 +81,7 @@ local function tandem_store_publish(stream, fanout, chan_json, epoch, offset, si
     redis.call('XADD', stream, 'MAXLEN', size, id, 'd', data)
   end
   redis.call('PEXPIRE', stream, ttl_ms)
-  local msg = '{"t":"p","c":' .. chan_json .. ',"e":"' .. epoch .. '","o":' .. string.format('%d', offset) .. ',"d":' .. data
-  if info ~= '' then msg = msg .. ',"i":' .. info end
-  if tags ~= '' then msg = msg .. ',"g":' .. tags end
-  redis.call('PUBLISH', fanout, msg .. '}')
+  redis.call('PUBLISH', fanout, tandem_fanout_message(epoch, offset, data, info, tags))
 end
 
 -- `{"offset":N,` + the rest of an object serialised without its offset

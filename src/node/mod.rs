@@ -1,15 +1,29 @@
-//! The node: one running Tandem server's shared parts, behind one handle.
+//! The node: one running Tandem server, and the one facade transports (the
+//! WebSocket client state machine, a server API) reach the hub and the
+//! engine through.
 //!
-//! `Node` ties the hub (local connections), the engine (history, presence,
-//! cross-node fan-out), the channel policy, token verification and the RPC
-//! router together. Connections get a clone; nothing here is global.
+//! `Node` registers connections, subscribes them to channels (with recovery,
+//! presence and join), publishes, reads history and presence, disconnects a
+//! user or a client, and reports channel and node stats. It ties the hub
+//! (local connections), the engine (history, presence, cross-node fan-out),
+//! the channel policy, token verification and the RPC router together.
+//! Connections get a clone; nothing here is global.
+
+mod error;
+mod operations;
+pub mod policy;
+mod subscribe;
 
 use std::sync::Arc;
+
+pub use error::NodeError;
+pub use operations::{ChannelStats, NodeStats, PresenceStats};
+pub use policy::{Action, ChannelOptions, Policy};
+pub use subscribe::{SubscribeRequest, Subscribed, Subscription};
 
 use crate::auth::TokenVerifier;
 use crate::engine::Engine;
 use crate::hub::Hub;
-use crate::policy::Policy;
 use crate::rpc::RpcRouter;
 use crate::sessions::SessionService;
 
@@ -56,7 +70,7 @@ pub struct NodeParts {
     pub limits: ClientLimits,
 }
 
-/// Shared handle on the node's parts. Cheap to clone.
+/// Shared handle on the node. Cheap to clone.
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<NodeInner>,
@@ -99,7 +113,7 @@ impl Node {
         }
     }
 
-    /// The sessions service.
+    /// The sessions service (the domain's one entry point).
     pub fn sessions(&self) -> &SessionService {
         &self.inner.sessions
     }
@@ -108,28 +122,31 @@ impl Node {
     pub fn id(&self) -> &str {
         &self.inner.id
     }
-    /// Local connections and subscriptions.
-    pub fn hub(&self) -> &Hub {
-        &self.inner.hub
-    }
-    /// The engine.
-    pub fn engine(&self) -> &dyn Engine {
-        self.inner.engine.as_ref()
-    }
-    /// The channel policy.
-    pub fn policy(&self) -> &Policy {
-        &self.inner.policy
-    }
+
     /// Connection token verification.
     pub fn verifier(&self) -> &TokenVerifier {
         &self.inner.verifier
     }
+
     /// RPC methods.
     pub fn rpc(&self) -> &RpcRouter {
         &self.inner.rpc
     }
+
     /// Per-connection limits.
     pub fn limits(&self) -> &ClientLimits {
         &self.inner.limits
+    }
+
+    fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    fn engine(&self) -> &dyn Engine {
+        self.inner.engine.as_ref()
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.inner.policy
     }
 }

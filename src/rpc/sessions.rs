@@ -1,6 +1,6 @@
 //! The sessions service as RPC methods over the WebSocket (SPEC §3): the same
 //! operations as the REST API, with the same semantics, because both call
-//! [`SessionService`].
+//! [`SessionService`]. Errors are mapped by [`crate::errors::domain`].
 //!
 //! Every method takes a JSON object; `session_id` / `mission_id` name the
 //! target. Domain errors become application error codes equal to the HTTP
@@ -15,47 +15,18 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::assets::NewAsset;
-use super::chat::{MessagePage, SendMessage};
-use super::error::DomainError;
-use super::mission::{MissionPatch, NewMission};
-use super::model::Role;
-use super::service::{CreateSession, ListQuery, SessionService, UpdateSession};
-use super::status::Transition;
-use super::transfer::SessionExport;
-use crate::engine::EngineError;
-use crate::protocol::{Json, ProtocolError};
-use crate::rpc::{RpcContext, RpcMethod, RpcRouter};
-
-/// The HTTP status that stands for a domain error (also its RPC error code).
-pub fn status_code(error: &DomainError) -> u16 {
-    match error {
-        DomainError::NotFound(_) => 404,
-        DomainError::Forbidden(_) => 403,
-        DomainError::IllegalTransition { .. }
-        | DomainError::Archived
-        | DomainError::StaleRevision { .. } => 409,
-        DomainError::Invalid(_) => 422,
-        DomainError::TooLarge { .. } => 413,
-        DomainError::Contention | DomainError::Engine(EngineError::Unavailable(_)) => 503,
-        DomainError::Engine(_) => 500,
-    }
-}
-
-/// Maps a domain error to an RPC error (once, here).
-pub fn protocol_error(error: DomainError) -> ProtocolError {
-    let code = status_code(&error);
-    if code >= 500 {
-        tracing::warn!(error = %error, "rpc failed");
-        let message = if code == 503 {
-            "service unavailable, retry"
-        } else {
-            "internal error"
-        };
-        return ProtocolError::application(u32::from(code), message, true);
-    }
-    ProtocolError::application(u32::from(code), error.to_string(), false)
-}
+use super::{RpcContext, RpcMethod, RpcRouter};
+use crate::engine::Payload;
+use crate::errors;
+use crate::protocol::ProtocolError;
+use crate::sessions::assets::NewAsset;
+use crate::sessions::chat::{MessagePage, SendMessage};
+use crate::sessions::mission::{MissionPatch, NewMission};
+use crate::sessions::model::Role;
+use crate::sessions::service::{CreateSession, ListQuery, SessionService, UpdateSession};
+use crate::sessions::status::Transition;
+use crate::sessions::transfer::SessionExport;
+use crate::sessions::DomainError;
 
 /// Adapts an async service call taking typed params to an [`RpcMethod`].
 struct Method<P, F> {
@@ -75,16 +46,16 @@ where
     async fn call(
         &self,
         ctx: &RpcContext,
-        data: Option<Json>,
-    ) -> Result<Option<Json>, ProtocolError> {
-        let text = data.as_ref().map_or("{}", Json::get);
-        let params: P = serde_json::from_str(text)
+        data: Option<Payload>,
+    ) -> Result<Option<Payload>, ProtocolError> {
+        let bytes = data.as_ref().map_or(&b"{}"[..], Payload::as_bytes);
+        let params: P = serde_json::from_slice(bytes)
             .map_err(|e| ProtocolError::application(422, format!("invalid params: {e}"), false))?;
         let result = (self.call)(self.service.clone(), ctx.user.clone(), params)
             .await
-            .map_err(protocol_error)?;
-        let json = Json::from_value(&result).map_err(|_| ProtocolError::internal())?;
-        Ok(Some(json))
+            .map_err(errors::domain)?;
+        let payload = Payload::from_json(&result).map_err(|_| ProtocolError::internal())?;
+        Ok(Some(payload))
     }
 }
 

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::protocol::{Json, ProtocolError};
+use crate::engine::Payload;
+use crate::protocol::ProtocolError;
+
+pub mod sessions;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -27,8 +30,8 @@ pub trait RpcMethod: Send + Sync + 'static {
     async fn call(
         &self,
         ctx: &RpcContext,
-        data: Option<Json>,
-    ) -> Result<Option<Json>, ProtocolError>;
+        data: Option<Payload>,
+    ) -> Result<Option<Payload>, ProtocolError>;
 }
 
 /// Method name → method.
@@ -53,8 +56,8 @@ impl RpcRouter {
         &self,
         ctx: &RpcContext,
         name: &str,
-        data: Option<Json>,
-    ) -> Result<Option<Json>, ProtocolError> {
+        data: Option<Payload>,
+    ) -> Result<Option<Payload>, ProtocolError> {
         match self.methods.get(name) {
             Some(method) => method.call(ctx, data).await,
             None => Err(ProtocolError::method_not_found()),
@@ -64,13 +67,13 @@ impl RpcRouter {
 
 /// `server.info`: what server the client talks to.
 pub struct ServerInfo {
-    info: Json,
+    info: Payload,
 }
 
 impl ServerInfo {
     /// Info for this node.
     pub fn new(node: &str, engine: &str) -> Result<Self, serde_json::Error> {
-        let info = Json::from_value(&serde_json::json!({
+        let info = Payload::from_json(&serde_json::json!({
             "name": "tandem",
             "version": env!("CARGO_PKG_VERSION"),
             "node": node,
@@ -85,8 +88,8 @@ impl RpcMethod for ServerInfo {
     async fn call(
         &self,
         _ctx: &RpcContext,
-        _data: Option<Json>,
-    ) -> Result<Option<Json>, ProtocolError> {
+        _data: Option<Payload>,
+    ) -> Result<Option<Payload>, ProtocolError> {
         Ok(Some(self.info.clone()))
     }
 }
@@ -108,7 +111,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert!(info.get().contains("\"engine\":\"memory\""));
+        assert!(String::from_utf8_lossy(info.as_bytes()).contains("\"engine\":\"memory\""));
         assert_eq!(router.call(&ctx, "nope", None).await.unwrap_err().code, 104);
     }
 }

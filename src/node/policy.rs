@@ -8,8 +8,8 @@
 //! - `user:<id>`: only that user; history and recovery on; no client publishes.
 //! - anything else: permission denied.
 
+use super::error::NodeError;
 use crate::channels::{self, Channel, ChannelError};
-use crate::protocol::ProtocolError;
 use crate::sessions::SessionService;
 
 /// What a client wants to do on a channel.
@@ -37,12 +37,26 @@ pub struct ChannelOptions {
     pub join_leave: bool,
 }
 
-fn refusal(error: ChannelError) -> ProtocolError {
+fn refusal(error: ChannelError) -> NodeError {
     match error {
-        ChannelError::Unknown => ProtocolError::permission_denied(),
-        other => ProtocolError::bad_request(other.to_string()),
+        ChannelError::Unknown => NodeError::PermissionDenied,
+        other => NodeError::Channel(other),
     }
 }
+
+/// `session:<id>`: history, recovery, presence and join/leave on.
+const SESSION: ChannelOptions = ChannelOptions {
+    history: true,
+    presence: true,
+    join_leave: true,
+};
+
+/// `user:<id>`: history and recovery on.
+const USER: ChannelOptions = ChannelOptions {
+    history: true,
+    presence: false,
+    join_leave: false,
+};
 
 /// The channel policy.
 #[derive(Clone)]
@@ -56,37 +70,37 @@ impl Policy {
         Self { sessions }
     }
 
+    /// How `channel` behaves, whoever asks (for operators and backends).
+    pub fn options_of(&self, channel: &str) -> Result<ChannelOptions, NodeError> {
+        Ok(match channels::parse(channel).map_err(refusal)? {
+            Channel::Session(_) => SESSION,
+            Channel::User(_) => USER,
+        })
+    }
+
     /// Decides whether `user` may do `action` on `channel`, and how the channel behaves.
     pub async fn authorize(
         &self,
         user: &str,
         channel: &str,
         action: Action,
-    ) -> Result<ChannelOptions, ProtocolError> {
+    ) -> Result<ChannelOptions, NodeError> {
         match channels::parse(channel).map_err(refusal)? {
             Channel::Session(id) => {
                 if action == Action::Publish {
-                    return Err(ProtocolError::permission_denied());
+                    return Err(NodeError::PermissionDenied);
                 }
                 match self.sessions.role_of(user, id).await {
-                    Ok(Some(_)) => Ok(ChannelOptions {
-                        history: true,
-                        presence: true,
-                        join_leave: true,
-                    }),
-                    Ok(None) => Err(ProtocolError::permission_denied()),
-                    Err(err) => Err(crate::sessions::rpc::protocol_error(err)),
+                    Ok(Some(_)) => Ok(SESSION),
+                    Ok(None) => Err(NodeError::PermissionDenied),
+                    Err(err) => Err(NodeError::Domain(err)),
                 }
             }
             Channel::User(owner) => {
                 if owner != user || action == Action::Publish {
-                    return Err(ProtocolError::permission_denied());
+                    return Err(NodeError::PermissionDenied);
                 }
-                Ok(ChannelOptions {
-                    history: true,
-                    presence: false,
-                    join_leave: false,
-                })
+                Ok(USER)
             }
         }
     }
@@ -98,8 +112,8 @@ mod tests {
 
     use super::*;
     use crate::engine::memory::MemoryEngine;
+    use crate::engine::{ClientInfo, Publication};
     use crate::engine::{EngineConfig, EngineEvents};
-    use crate::protocol::reply::{ClientInfo, Publication};
     use crate::sessions::service::CreateSession;
     use crate::sessions::DomainLimits;
 
@@ -109,7 +123,12 @@ mod tests {
         fn join(&self, _: &str, _: &ClientInfo) {}
         fn leave(&self, _: &str, _: &ClientInfo) {}
         fn unsubscribe_user(&self, _: &str, _: &str) {}
+        fn disconnect_user(&self, _: &str, _: bool) {}
         fn insufficient_state(&self, _: &str) {}
+    }
+
+    fn code(result: Result<ChannelOptions, NodeError>) -> u32 {
+        crate::errors::node(result.unwrap_err()).code
     }
 
     fn policy() -> (Policy, SessionService) {
@@ -131,9 +150,9 @@ mod tests {
             .await
             .is_ok());
         let denied = p.authorize("bob", "user:alice", Action::Subscribe).await;
-        assert_eq!(denied.unwrap_err().code, 103);
+        assert_eq!(code(denied), 103);
         let publish = p.authorize("alice", "user:alice", Action::Publish).await;
-        assert_eq!(publish.unwrap_err().code, 103);
+        assert_eq!(code(publish), 103);
     }
 
     #[tokio::test]
@@ -151,43 +170,31 @@ mod tests {
             .unwrap();
         assert!(o.history && o.presence && o.join_leave);
         assert_eq!(
-            p.authorize("bob", &channel, Action::Subscribe)
-                .await
-                .unwrap_err()
-                .code,
+            code(p.authorize("bob", &channel, Action::Subscribe).await),
             103
         );
         assert_eq!(
-            p.authorize("alice", &channel, Action::Publish)
-                .await
-                .unwrap_err()
-                .code,
+            code(p.authorize("alice", &channel, Action::Publish).await),
             103
         );
         assert_eq!(
-            p.authorize("bob", "session:not-a-uuid", Action::Subscribe)
-                .await
-                .unwrap_err()
-                .code,
+            code(
+                p.authorize("bob", "session:not-a-uuid", Action::Subscribe)
+                    .await
+            ),
             103
         );
         assert_eq!(
-            p.authorize("bob", "chat:lobby", Action::Subscribe)
-                .await
-                .unwrap_err()
-                .code,
+            code(p.authorize("bob", "chat:lobby", Action::Subscribe).await),
             103
         );
         let long = "x".repeat(300);
         assert_eq!(
-            p.authorize("bob", &long, Action::Subscribe)
-                .await
-                .unwrap_err()
-                .code,
+            code(p.authorize("bob", &long, Action::Subscribe).await),
             107
         );
         let upper = channel.to_uppercase().replacen("SESSION", "session", 1);
         let refused = p.authorize("alice", &upper, Action::Subscribe).await;
-        assert_eq!(refused.unwrap_err().code, 107, "another spelling of the id");
+        assert_eq!(code(refused), 107, "another spelling of the id");
     }
 }

@@ -1,0 +1,26 @@
+//! What HTTP handlers (REST, the WebSocket upgrade, operations) share: the
+//! node and the few settings the transports need. Built by `app.rs`, read by
+//! the transports; it depends on neither, so no cycle runs through `app.rs`.
+
+use std::sync::Arc;
+
+use crate::auth::TokenMinter;
+use crate::node::Node;
+use crate::shutdown::Shutdown;
+
+/// What HTTP handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node.
+    pub node: Node,
+    /// Shutdown root (connections are tracked on it).
+    pub shutdown: Shutdown,
+    /// Allowed WebSocket origins.
+    pub allowed_origins: Arc<Vec<String>>,
+    /// Largest inbound message.
+    pub max_frame_bytes: usize,
+    /// WebSocket read buffer size.
+    pub read_buffer: usize,
+    /// Token minter for the demo login (dev mode only).
+    pub minter: Option<Arc<TokenMinter>>,
+}
