@@ -25,6 +25,17 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let (Some(origin), Some(path)) = (settings.dev_secret, &settings.config.dev_secret_file) {
+        let what = match origin {
+            tandem::auth::dev_secret::Origin::Created => "generated a JWT secret and saved it to",
+            tandem::auth::dev_secret::Origin::Reused => "reusing the JWT secret in",
+        };
+        tracing::warn!(
+            file = %path.display(),
+            "DEV MODE: {what} TANDEM_DEV_SECRET_FILE, so tokens survive restarts; sign in through \
+             POST /api/dev/token. Never use --dev in production."
+        );
+    }
     if settings.secret_generated {
         tracing::warn!(
             "DEV MODE: generated a random JWT secret for this run; sign in through POST /api/dev/token. \
