@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_rest;
+mod balancer;
+mod deploy_rolling;
+mod deploy_topology;
 mod engine_contract;
 mod hardening;
 mod helpers;
@@ -13,6 +16,7 @@ mod redis_durability;
 mod redis_e2e;
 mod redis_failure;
 mod redis_harness;
+mod roaming;
 mod sessions_access;
 mod sessions_convergence;
 mod sessions_rpc;
