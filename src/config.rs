@@ -36,6 +36,20 @@ pub enum Command {
     Serve,
     /// Print a connection token signed with TANDEM_JWT_HS256_SECRET.
     Token(TokenArgs),
+    /// Ask the node listening on TANDEM_LISTEN for /healthz (exit 0 on 200,
+    /// 1 otherwise): the container health check.
+    Health(HealthArgs),
+}
+
+/// `tandem health` arguments.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Path to ask for (`/readyz` also requires the engine and no draining).
+    #[arg(long, default_value = "/healthz")]
+    pub path: String,
+    /// How long to wait for the answer. Defaults to 3s.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `tandem token` arguments.

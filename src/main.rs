@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tandem::auth::TokenMinter;
-use tandem::config::{Cli, Command, Config, TokenArgs};
+use tandem::config::{Cli, Command, Config, HealthArgs, TokenArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,6 +14,24 @@ async fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Token(args) => token(cli.config, args),
+        Command::Health(args) => health(&cli.config, &args),
+    }
+}
+
+fn health(config: &Config, args: &HealthArgs) -> ExitCode {
+    match tandem::ops::probe::probe(config.listen, &args.path, args.timeout) {
+        Ok(200) => {
+            println!("tandem health: {} 200", args.path);
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            eprintln!("tandem health: {} answered {status}", args.path);
+            ExitCode::from(1)
+        }
+        Err(err) => {
+            eprintln!("tandem health: {err}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -1,5 +1,8 @@
 //! Operations endpoints: `/healthz` (the process answers) and `/readyz` (the
-//! node takes new clients: its engine answers and it is not draining).
+//! node takes new clients: its engine answers and it is not draining), and
+//! the `tandem health` probe of them.
+
+pub mod probe;
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -30,6 +30,24 @@ async fn readyz(addr: SocketAddr) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Runs `tandem --listen <addr> health --path <path>` (the container health
+/// check); returns whether it exited 0.
+fn health_probe(addr: SocketAddr, path: &str) -> bool {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TANDEM_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(["--listen", &addr.to_string(), "health", "--path", path])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run tandem health")
+        .success()
+}
+
 /// Waits until every counter is at least `at_least[i]` (within 60 s).
 async fn wait_counts(counts: &[AtomicUsize], at_least: &[usize], what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -51,7 +69,7 @@ async fn sigterm_drains_a_node_and_its_writing_clients_recover_on_the_other() {
     let redis = server();
     let prefix = unique_prefix();
     let mut flags = redis_flags(&redis.url, &prefix).to_vec();
-    flags.extend(["--drain-delay", "2s"]);
+    flags.extend(["--drain-delay", "3s"]);
     let mut a = spawn_binary(&flags).await;
     let b = spawn_binary(&flags).await;
 
@@ -115,6 +133,10 @@ async fn sigterm_drains_a_node_and_its_writing_clients_recover_on_the_other() {
         Err(err) => assert!(err.contains("503"), "{err}"),
     }
     assert_eq!(readyz(b.addr).await.0, 200);
+    // The container health check: alive while draining, not ready.
+    assert!(health_probe(a.addr, "/healthz"));
+    assert!(!health_probe(a.addr, "/readyz"));
+    assert!(health_probe(b.addr, "/readyz"));
     let during: Vec<usize> = counts.iter().map(|c| c.load(Ordering::SeqCst)).collect();
     wait_counts(
         &counts,
@@ -125,6 +147,10 @@ async fn sigterm_drains_a_node_and_its_writing_clients_recover_on_the_other() {
 
     let status = a.wait_exit(Duration::from_secs(30)).await;
     assert!(status.success(), "SIGTERM exit: {status}");
+    assert!(
+        !health_probe(a.addr, "/healthz"),
+        "nothing listens any more"
+    );
     let after: Vec<usize> = counts
         .iter()
         .map(|c| c.load(Ordering::SeqCst) + 5)
