@@ -5,6 +5,7 @@
 
 mod api_rest;
 mod balancer;
+mod deploy_files;
 mod deploy_rolling;
 mod deploy_topology;
 mod engine_contract;
