@@ -17,6 +17,7 @@ mod redis_durability;
 mod redis_e2e;
 mod redis_failure;
 mod redis_harness;
+mod rest_rpc_parity;
 mod roaming;
 mod sessions_access;
 mod sessions_convergence;
