@@ -18,6 +18,11 @@ use crate::ws::writer;
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
 
 /// Serves one upgraded connection until it closes or `shutdown` is cancelled.
+///
+/// The handlers of commands, timers and orders are boxed: an idle connection
+/// then holds only the small loop future, not room for the largest handler's
+/// state (which the compiler would otherwise reserve inside it for as long as
+/// the connection lives).
 pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: CancellationToken) {
     let (outbox, rx, mut control) = Outbox::new(node.limits().max_queue);
     let mut state = ClientState::new(node, codec, outbox.clone());
@@ -33,15 +38,15 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
                 biased;
                 _ = outbox.closed() => Err(None),
                 _ = shutdown.cancelled() => Err(Some(Disconnect::SHUTDOWN)),
-                _ = tokio::time::sleep_until(deadline) => state.on_timer().await.map_err(Some),
+                _ = tokio::time::sleep_until(deadline) => Box::pin(state.on_timer()).await.map_err(Some),
                 Some(order) = control.recv() => {
-                    state.on_control(order).await;
+                    Box::pin(state.on_control(order)).await;
                     Ok(())
                 }
                 frame = stream.next() => match frame {
                     None | Some(Ok(Message::Close(_))) => Err(None),
                     Some(Ok(Message::Text(text))) => match codec.decode_frame(&text) {
-                        Ok(commands) => state.handle_commands(commands).await.map_err(Some),
+                        Ok(commands) => Box::pin(state.handle_commands(commands)).await.map_err(Some),
                         Err(err) => {
                             tracing::debug!(error = %err, "bad frame");
                             Err(Some(Disconnect::BAD_REQUEST))
@@ -64,7 +69,7 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
                 Err(None) => break,
             }
         }
-        state.close().await;
+        Box::pin(state.close()).await;
         outbox.close_quietly();
         if tokio::time::timeout(WRITER_DRAIN, &mut writer)
             .await

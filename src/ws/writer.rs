@@ -29,7 +29,8 @@ pub async fn run(
     outbox: Outbox,
     codec: Codec,
 ) {
-    let mut batch: Vec<Bytes> = Vec::with_capacity(MAX_BATCH);
+    // Grows on first use (an idle connection holds no batch buffer).
+    let mut batch: Vec<Bytes> = Vec::new();
     loop {
         tokio::select! {
             biased;
