@@ -245,6 +245,25 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_subscribe_options_it_must_refuse() {
+        let cmds = Codec::Json
+            .decode_text(r#"{"id":2,"subscribe":{"channel":"x","flag":3,"delta":"fossil","tf":{"op":"and"},"type":1,"data":{"a":1}}}"#)
+            .unwrap();
+        let Method::Subscribe(s) = &cmds[0].method else {
+            panic!("not a subscribe: {cmds:?}");
+        };
+        assert_eq!(
+            (s.flag, s.delta.as_str(), s.tags_filter, s.kind),
+            (3, "fossil", true, 1)
+        );
+        assert!(s.data.is_some());
+        let cmds = Codec::Json
+            .decode_text(r#"{"id":2,"subscribe":{"channel":"x","tf":null}}"#)
+            .unwrap();
+        assert!(matches!(&cmds[0].method, Method::Subscribe(s) if !s.tags_filter));
+    }
+
+    #[test]
     fn empty_command_is_a_pong() {
         let cmds = Codec::Json.decode_text("{}").unwrap();
         assert_eq!(cmds[0].method, Method::Pong);

@@ -23,3 +23,6 @@ pub use encode::{delimited, encode_presence, encode_publication, encode_push, en
 
 /// The server ping: an empty `Reply` behind its length (0).
 pub const PING: &[u8] = &[0x00];
+
+#[cfg(test)]
+mod tests;
