@@ -1,11 +1,13 @@
 //! Tandem: a real-time collaboration server speaking the Centrifugo client
-//! protocol (JSON), so the official Centrifugo SDKs are its clients.
+//! protocol (JSON and Protobuf), so the official Centrifugo SDKs are its clients.
 //!
 //! # Layout
 //! A message flows socket → protocol → client state → hub/engine → socket:
 //!
 //! - [`ws`]: the WebSocket upgrade, the per-connection read loop and the writer task.
-//! - [`protocol`]: commands, replies, pushes, codes and the codec (pure data).
+//! - [`protocol`]: commands, replies, pushes, codes and the codec (pure data);
+//!   `protocol::protobuf` is the binary variant, its messages generated from
+//!   `proto/client.proto` by `build.rs`.
 //! - [`client`]: one connection's protocol state machine, a file per command.
 //! - [`hub`]: local connections and subscriptions, fan-out with bounded queues.
 //! - [`engine`]: the [`engine::Engine`] trait (history, positions, presence,

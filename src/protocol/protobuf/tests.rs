@@ -670,3 +670,93 @@ fn a_joined_frame_is_the_messages_back_to_back() {
     assert!(replies[1].publish.is_some());
     assert_eq!(frame.len(), 1 + b.len() + 1);
 }
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Bytes {
+    let text: String = text.split_whitespace().collect();
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// The session shown in hex in docs/protocol.md ("A Protobuf session in
+/// hex"): the client's frames decode, and the server's encode, to exactly
+/// those bytes.
+#[test]
+fn the_session_in_the_docs() {
+    // Client: connect and subscribe in one frame.
+    let commands = Codec::Protobuf
+        .decode_binary(
+            &unhex(
+                "0f 0801 220b 0a0574306b336e 22026a73  12 0802 2a0e 0a0a73657373696f6e3a7331 7003",
+            ),
+            LIMIT,
+        )
+        .unwrap();
+    assert!(
+        matches!(&commands[0].method, Method::Connect(c) if c.token == "t0k3n" && c.name == "js")
+    );
+    assert!(
+        matches!(&commands[1].method, Method::Subscribe(s) if s.channel == "session:s1" && s.flag == 3)
+    );
+    // Server: connect reply.
+    let connect = Codec::Protobuf
+        .encode_reply(&Reply {
+            id: 1,
+            body: ReplyBody::Connect(ConnectResult {
+                client: "c1".into(),
+                version: "0.1.0".into(),
+                expires: true,
+                ttl: 900,
+                ping: 25,
+                pong: true,
+                data: None,
+            }),
+        })
+        .unwrap();
+    assert_eq!(
+        hex(&connect),
+        "1808012a140a0263311205302e312e30180120840738194001"
+    );
+    // Server: subscribe reply.
+    let subscribe = Codec::Protobuf
+        .encode_reply(&Reply {
+            id: 2,
+            body: ReplyBody::Subscribe(SubscribeResult {
+                recoverable: true,
+                positioned: true,
+                epoch: "q7Rm".into(),
+                offset: 1,
+                ..Default::default()
+            }),
+        })
+        .unwrap();
+    assert_eq!(hex(&subscribe), "100802320c180132047137526d48015001");
+    // Server: a publication.
+    let publication = engine::Publication {
+        offset: 2,
+        ..engine::Publication::of(engine::Payload::from_bytes(&b"{\"t\":\"hi\"}"[..]))
+    };
+    let push = Codec::Protobuf
+        .encode_publication("session:s1", &publication)
+        .unwrap();
+    assert_eq!(
+        hex(&push),
+        "1e221c120a73657373696f6e3a7331220e220a7b2274223a226869227d3002"
+    );
+    // Client: rpc.
+    let rpc = Codec::Protobuf
+        .decode_binary(
+            &unhex("15 0803 6a11 0a027b7d 120b7365727665722e696e666f"),
+            LIMIT,
+        )
+        .unwrap();
+    assert!(matches!(&rpc[0].method, Method::Rpc(r) if r.method == "server.info"));
+    // Server ping and client pong.
+    assert_eq!(hex(&Codec::Protobuf.ping()), "00");
+}
