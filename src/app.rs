@@ -19,11 +19,12 @@ use crate::auth::TokenMinter;
 use crate::config::{EngineKind, Settings};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::redis::RedisEngine;
-use crate::engine::Engine;
+use crate::engine::{Broker, Engine};
 use crate::http::{self, HttpLimits};
 use crate::hub::Hub;
 use crate::node::{ClientLimits, Node, NodeParts};
 use crate::rpc::{RpcRouter, ServerInfo};
+use crate::sessions::store::SessionStore;
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
 pub use crate::state::AppState;
@@ -80,7 +81,11 @@ impl App {
         };
         let verifier = TokenVerifier::new(&settings.verifier())?;
         let node_id = uuid::Uuid::new_v4().to_string();
-        let sessions = SessionService::new(engine.clone(), settings.domain());
+        let sessions = SessionService::new(
+            engine.clone() as Arc<dyn SessionStore>,
+            engine.clone() as Arc<dyn Broker>,
+            settings.domain(),
+        );
         shutdown
             .tracker()
             .spawn(sessions.clone().run_activity_feed(shutdown.token()));
@@ -103,11 +108,10 @@ impl App {
             presence_refresh: config.presence_ttl / 3,
             subscribe_timeout: config.subscribe_timeout,
         };
-        let node_engine = engine.clone();
         let node = Node::new(NodeParts {
             id: node_id,
             hub,
-            engine,
+            broker: engine.clone() as Arc<dyn Broker>,
             sessions,
             verifier,
             rpc,
@@ -137,7 +141,7 @@ impl App {
             state,
             settings,
             sweeper,
-            engine: node_engine,
+            engine,
             max_connections,
         })
     }

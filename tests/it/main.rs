@@ -15,6 +15,7 @@ mod redis_durability;
 mod redis_e2e;
 mod redis_failure;
 mod redis_harness;
+mod rest_rpc_parity;
 mod sessions_access;
 mod sessions_convergence;
 mod sessions_rpc;
