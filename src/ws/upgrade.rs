@@ -101,6 +101,42 @@ mod tests {
     }
 
     #[test]
+    fn codec_by_subprotocol_or_query() {
+        let none = WsQuery::default();
+        let offered = |v: &'static str| [HeaderValue::from_static(v)];
+        assert_eq!(codec_of(&none, [].iter()), Codec::Json);
+        assert_eq!(
+            codec_of(&none, offered("centrifuge-json").iter()),
+            Codec::Json
+        );
+        assert_eq!(
+            codec_of(&none, offered("centrifuge-protobuf").iter()),
+            Codec::Protobuf
+        );
+        assert_eq!(
+            codec_of(&none, offered("x, centrifuge-protobuf").iter()),
+            Codec::Protobuf
+        );
+        for query in [
+            WsQuery {
+                format: Some("protobuf".into()),
+                cf_protocol: None,
+            },
+            WsQuery {
+                format: None,
+                cf_protocol: Some("protobuf".into()),
+            },
+        ] {
+            assert_eq!(codec_of(&query, [].iter()), Codec::Protobuf);
+        }
+        let other = WsQuery {
+            format: Some("json".into()),
+            cf_protocol: None,
+        };
+        assert_eq!(codec_of(&other, [].iter()), Codec::Json);
+    }
+
+    #[test]
     fn origins() {
         assert!(origin_allowed(&headers(None, "a:1"), &[]));
         assert!(origin_allowed(&headers(Some("http://a:1"), "a:1"), &[]));
