@@ -23,12 +23,14 @@ use crate::engine::Engine;
 use crate::http::{self, HttpLimits};
 use crate::hub::Hub;
 use crate::node::{ClientLimits, Node, NodeParts};
+use crate::observe::engine::MeteredEngine;
+use crate::observe::Metrics;
 use crate::rpc::{RpcRouter, ServerInfo};
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
 pub use crate::state::AppState;
 use crate::sweeper::Sweeper;
-use crate::{api, ops, web, ws};
+use crate::{api, observe, ops, web, ws};
 
 /// How long a node waits at start for its engine to be ready before it
 /// accepts clients anyway (and reports not ready).
@@ -51,7 +53,19 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let config = &settings.config;
         let shutdown = Shutdown::new();
-        let hub = Hub::new(config.max_queue, config.max_connections_per_user);
+        let metrics = if config.metrics {
+            Metrics::new()
+        } else {
+            Metrics::disabled()
+        };
+        shutdown
+            .tracker()
+            .spawn(metrics.clone().run_upkeep(shutdown.token()));
+        let hub = Hub::new(
+            config.max_queue,
+            config.max_connections_per_user,
+            metrics.clone(),
+        );
         let engine: Arc<dyn Engine> = match config.engine {
             EngineKind::Memory => {
                 let memory = MemoryEngine::new(settings.engine(), Arc::new(hub.clone()));
@@ -78,13 +92,20 @@ impl App {
                 Arc::new(redis)
             }
         };
+        // Every engine call of the node, the service and the sweeper is measured here.
+        let engine = MeteredEngine::wrap(engine, metrics.clone());
         let verifier = TokenVerifier::new(&settings.verifier())?;
         let node_id = uuid::Uuid::new_v4().to_string();
         let sessions = SessionService::new(engine.clone(), settings.domain());
         shutdown
             .tracker()
             .spawn(sessions.clone().run_activity_feed(shutdown.token()));
-        let sweeper = Sweeper::new(sessions.clone(), engine.clone(), settings.sweeper());
+        let sweeper = Sweeper::new(
+            sessions.clone(),
+            engine.clone(),
+            settings.sweeper(),
+            metrics.clone(),
+        );
         shutdown
             .tracker()
             .spawn(sweeper.clone().run(shutdown.token()));
@@ -112,6 +133,7 @@ impl App {
             verifier,
             rpc,
             limits,
+            metrics,
         });
         let minter = match (&settings.hs256_secret, config.dev) {
             (Some(secret), true) => Some(Arc::new(TokenMinter::new(secret))),
@@ -217,14 +239,24 @@ fn router(state: AppState, config: &crate::config::Config) -> Router {
     if state.minter.is_some() {
         router = router.route("/api/dev/token", post(api::dev::token));
     }
+    let metrics = state.node.metrics().clone();
+    if metrics.is_enabled() {
+        router = router.route(&config.metrics_path, get(ops::metrics));
+    }
     // Last: the frontend answers only what no route above matched.
-    let router = web::mount(router, &config.frontend_dir)
-        .method_not_allowed_fallback(api::error::method_not_allowed);
-    router
+    let mut router = web::mount(router, &config.frontend_dir)
+        .method_not_allowed_fallback(api::error::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             config.http_body_timeout,
             api::timeout::limit,
-        ))
+        ));
+    if metrics.is_enabled() {
+        router = router.layer(middleware::from_fn_with_state(
+            metrics,
+            observe::http::track,
+        ));
+    }
+    router
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

@@ -301,6 +301,34 @@ pub struct Config {
     #[arg(long, env = "TANDEM_WS_READ_BUFFER", default_value_t = 4096)]
     pub ws_read_buffer: usize,
 
+    /// Serve Prometheus metrics (connections, commands, deliveries, engine
+    /// latency, HTTP requests…) at `TANDEM_METRICS_PATH`. Defaults to true.
+    #[arg(
+        long,
+        env = "TANDEM_METRICS",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub metrics: bool,
+
+    /// Path of the Prometheus text endpoint (outside `/api`). Defaults to /metrics.
+    #[arg(long, env = "TANDEM_METRICS_PATH", default_value = "/metrics")]
+    pub metrics_path: String,
+
+    /// API keys of the server API (`/api/server`, for application backends
+    /// and agents), comma-separated so a key can be rotated (old and new both
+    /// valid for a while). Each at least 16 bytes. Defaults to none: the
+    /// server API is off and answers 404.
+    #[arg(long, env = "TANDEM_SERVER_API_KEY", hide_env_values = true, value_parser = parse_api_keys)]
+    pub server_api_key: Option<ApiKeys>,
+
+    /// Most calls in one server API batch. Defaults to 100.
+    #[arg(long, env = "TANDEM_SERVER_API_MAX_BATCH", default_value_t = 100)]
+    pub server_api_max_batch: usize,
+
     /// Directory of the built browser frontend, served at `/` (`npm run build` in
     /// `frontend/`). A missing directory is not fatal: `/` then says how to build it.
     /// Defaults to frontend/dist.
@@ -327,6 +355,44 @@ impl std::fmt::Debug for RedisUrl {
 
 fn parse_redis_url(text: &str) -> Result<RedisUrl, String> {
     Ok(RedisUrl(text.to_owned()))
+}
+
+/// The server API's keys. They never show in `Debug` output or logs.
+#[derive(Clone)]
+pub struct ApiKeys(Vec<Secret>);
+
+impl ApiKeys {
+    /// The keys, for comparison only.
+    pub fn keys(&self) -> &[Secret] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKeys({} keys, redacted)", self.0.len())
+    }
+}
+
+/// Shortest accepted server API key, in bytes.
+pub const MIN_API_KEY_BYTES: usize = 16;
+
+fn parse_api_keys(text: &str) -> Result<ApiKeys, String> {
+    let keys: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    if keys.is_empty() {
+        return Err("give at least one key (comma-separated)".into());
+    }
+    if keys.iter().any(|k| k.len() < MIN_API_KEY_BYTES) {
+        // The value is never echoed: it is a secret.
+        return Err(format!(
+            "every key must be at least {MIN_API_KEY_BYTES} bytes long"
+        ));
+    }
+    Ok(ApiKeys(keys.into_iter().map(Secret::new).collect()))
 }
 
 /// A configuration problem, naming the setting.
@@ -564,6 +630,23 @@ impl Config {
         }
         if self.ws_read_buffer < 256 {
             return Err(bad("TANDEM_WS_READ_BUFFER", "must be at least 256"));
+        }
+        if !self.metrics_path.starts_with('/')
+            || ["/", "/api", "/healthz", "/readyz"].contains(&self.metrics_path.as_str())
+            || self.metrics_path.starts_with("/api/")
+            || self.metrics_path.starts_with("/connection/")
+            || self.metrics_path.contains(['{', '}', '*', '?', '#'])
+        {
+            return Err(bad(
+                "TANDEM_METRICS_PATH",
+                "must be a plain path like /metrics, outside /api and /connection",
+            ));
+        }
+        if !(1..=10_000).contains(&self.server_api_max_batch) {
+            return Err(bad(
+                "TANDEM_SERVER_API_MAX_BATCH",
+                "must be between 1 and 10000",
+            ));
         }
         for origin in &self.allowed_origins {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {

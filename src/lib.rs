@@ -15,6 +15,7 @@
 //! - [`auth`]: verifying and minting connection JWTs.
 //! - [`rpc`]: RPC methods reachable through the protocol.
 //! - [`node`]: the handle tying hub, engine, policy, auth and RPC together.
+//! - [`observe`]: Prometheus metrics (one registry per node, served by [`ops`]).
 //! - [`api`], [`ops`]: HTTP endpoints; [`web`]: the browser frontend at `/`; [`app`]: assembly; [`config`]: settings;
 //!   [`shutdown`]: ownership of background tasks; [`telemetry`]: logging.
 
@@ -29,6 +30,7 @@ pub mod errors;
 pub mod http;
 pub mod hub;
 pub mod node;
+pub mod observe;
 pub mod ops;
 pub mod protocol;
 pub mod rpc;

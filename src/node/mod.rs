@@ -24,6 +24,7 @@ pub use subscribe::{SubscribeRequest, Subscribed, Subscription};
 use crate::auth::TokenVerifier;
 use crate::engine::Engine;
 use crate::hub::Hub;
+use crate::observe::Metrics;
 use crate::rpc::RpcRouter;
 use crate::sessions::SessionService;
 
@@ -68,6 +69,8 @@ pub struct NodeParts {
     pub rpc: RpcRouter,
     /// Per-connection limits.
     pub limits: ClientLimits,
+    /// This node's metrics.
+    pub metrics: Metrics,
 }
 
 /// Shared handle on the node. Cheap to clone.
@@ -85,6 +88,7 @@ struct NodeInner {
     verifier: TokenVerifier,
     rpc: RpcRouter,
     limits: ClientLimits,
+    metrics: Metrics,
 }
 
 impl Node {
@@ -98,6 +102,7 @@ impl Node {
             verifier,
             rpc,
             limits,
+            metrics,
         } = parts;
         Self {
             inner: Arc::new(NodeInner {
@@ -109,6 +114,7 @@ impl Node {
                 verifier,
                 rpc,
                 limits,
+                metrics,
             }),
         }
     }
@@ -136,6 +142,11 @@ impl Node {
     /// Per-connection limits.
     pub fn limits(&self) -> &ClientLimits {
         &self.inner.limits
+    }
+
+    /// This node's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     fn hub(&self) -> &Hub {

@@ -42,6 +42,8 @@ pub struct NodeStats {
     pub users: usize,
     /// Channels with local subscribers.
     pub channels: usize,
+    /// Subscriptions (a connection in a channel) on this node.
+    pub subscriptions: usize,
 }
 
 impl Node {
@@ -172,6 +174,7 @@ impl Node {
             clients: hub.client_count(),
             users: hub.user_count(),
             channels: hub.channel_count(),
+            subscriptions: hub.subscription_count(),
         }
     }
 

@@ -120,6 +120,10 @@ impl Node {
                 return Err(err);
             }
         };
+        if request.recover && options.history {
+            let recovered = recovery.as_ref().is_some_and(|r| r.recovered);
+            self.metrics().recovery(recovered);
+        }
         let codec = client.codec();
         added.subscriber.activate(|buffered| {
             let recovering = request.recover && recovery.as_ref().is_some_and(|r| r.recovered);

@@ -20,6 +20,8 @@ const WRITER_DRAIN: Duration = Duration::from_secs(2);
 /// Serves one upgraded connection until it closes or `shutdown` is cancelled.
 pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: CancellationToken) {
     let (outbox, rx, mut control) = Outbox::new(node.limits().max_queue);
+    let metrics = node.metrics().clone();
+    metrics.connection_opened();
     let mut state = ClientState::new(node, codec, outbox.clone());
     let span =
         tracing::info_span!("conn", client = %state.client_id(), user = tracing::field::Empty);
@@ -72,7 +74,12 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
         {
             writer.abort();
         }
-        tracing::debug!(disconnect = ?outbox.disconnect(), "connection ended");
+        let disconnect = outbox.disconnect();
+        metrics.connection_closed(
+            disconnect.map(|d| d.reason),
+            disconnect == Some(Disconnect::SLOW),
+        );
+        tracing::debug!(?disconnect, "connection ended");
     }
     .instrument(span)
     .await;

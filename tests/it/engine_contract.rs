@@ -204,6 +204,7 @@ fn publication(data: Value) -> PublishRequest {
             info: None,
             offset: 0,
             tags: None,
+            published_at: None,
         },
         history: true,
     }

@@ -22,6 +22,7 @@ fn request(n: u64) -> PublishRequest {
             info: None,
             offset: 0,
             tags: None,
+            published_at: None,
         },
         history: true,
     }
