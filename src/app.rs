@@ -29,6 +29,7 @@ use crate::rpc::{RpcRouter, ServerInfo};
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
 pub use crate::state::AppState;
+use crate::state::ServerApiSettings;
 use crate::sweeper::Sweeper;
 use crate::{api, observe, ops, web, ws};
 
@@ -146,6 +147,12 @@ impl App {
             max_frame_bytes: config.max_frame_bytes,
             read_buffer: config.ws_read_buffer,
             minter,
+            server_api: config.server_api_key.clone().map(|keys| {
+                Arc::new(ServerApiSettings {
+                    keys,
+                    max_batch: config.server_api_max_batch,
+                })
+            }),
         };
         let router = router(state.clone(), config);
         let max_connections =

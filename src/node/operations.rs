@@ -114,6 +114,15 @@ impl Node {
         Ok(self.engine().presence(channel).await?)
     }
 
+    /// Who is present in `channel`, whoever asks (no policy: for
+    /// application backends through the server API).
+    pub async fn presence_for_server(&self, channel: &str) -> Result<PresenceMap, NodeError> {
+        if !self.policy().options_of(channel)?.presence {
+            return Err(NodeError::NotAvailable);
+        }
+        Ok(self.engine().presence(channel).await?)
+    }
+
     /// How many are present in `channel`, for `user`.
     pub async fn presence_stats(
         &self,
