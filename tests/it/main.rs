@@ -18,6 +18,7 @@ mod sessions_convergence;
 mod sessions_rpc;
 mod sessions_signals;
 mod sessions_status;
+mod server_api;
 mod sessions_transfer;
 mod sweeper;
 mod ws_connect;
