@@ -6,6 +6,7 @@
 mod api_rest;
 mod engine_contract;
 mod hardening;
+mod metrics;
 mod helpers;
 mod http_limits;
 mod patch_fuzz;
