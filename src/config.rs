@@ -377,22 +377,16 @@ impl std::fmt::Debug for ApiKeys {
 /// Shortest accepted server API key, in bytes.
 pub const MIN_API_KEY_BYTES: usize = 16;
 
+/// Splits the keys; they are checked by [`Config::validate`], because a
+/// parser error would echo the value (a secret).
 fn parse_api_keys(text: &str) -> Result<ApiKeys, String> {
-    let keys: Vec<&str> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .collect();
-    if keys.is_empty() {
-        return Err("give at least one key (comma-separated)".into());
-    }
-    if keys.iter().any(|k| k.len() < MIN_API_KEY_BYTES) {
-        // The value is never echoed: it is a secret.
-        return Err(format!(
-            "every key must be at least {MIN_API_KEY_BYTES} bytes long"
-        ));
-    }
-    Ok(ApiKeys(keys.into_iter().map(Secret::new).collect()))
+    Ok(ApiKeys(
+        text.split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(Secret::new)
+            .collect(),
+    ))
 }
 
 /// A configuration problem, naming the setting.
@@ -642,6 +636,24 @@ impl Config {
                 "must be a plain path like /metrics, outside /api and /connection",
             ));
         }
+        if let Some(keys) = &self.server_api_key {
+            if keys.keys().is_empty() {
+                return Err(bad(
+                    "TANDEM_SERVER_API_KEY",
+                    "give at least one key (comma-separated), or leave it unset",
+                ));
+            }
+            if keys
+                .keys()
+                .iter()
+                .any(|k| k.expose().len() < MIN_API_KEY_BYTES)
+            {
+                return Err(bad(
+                    "TANDEM_SERVER_API_KEY",
+                    format!("every key must be at least {MIN_API_KEY_BYTES} bytes long"),
+                ));
+            }
+        }
         if !(1..=10_000).contains(&self.server_api_max_batch) {
             return Err(bad(
                 "TANDEM_SERVER_API_MAX_BATCH",
@@ -757,6 +769,43 @@ mod tests {
         let settings = parse(&with_password).unwrap();
         assert!(!format!("{settings:?}").contains("hunter2"));
         assert_eq!(settings.config.redis_prefix, "tandem");
+    }
+
+    #[test]
+    fn metrics_and_server_api_settings_are_checked() {
+        let s = "0123456789abcdef0123456789abcdef";
+        let settings = parse(&["--jwt-hs256-secret", s]).unwrap();
+        assert!(settings.config.metrics);
+        assert_eq!(settings.config.metrics_path, "/metrics");
+        assert!(settings.config.server_api_key.is_none());
+        assert_eq!(settings.config.server_api_max_batch, 100);
+        for path in ["metrics", "/", "/api", "/api/metrics", "/readyz", "/m/{x}"] {
+            assert_eq!(
+                parse(&["--jwt-hs256-secret", s, "--metrics-path", path])
+                    .unwrap_err()
+                    .setting,
+                "TANDEM_METRICS_PATH",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            parse(&["--jwt-hs256-secret", s, "--server-api-max-batch", "0"])
+                .unwrap_err()
+                .setting,
+            "TANDEM_SERVER_API_MAX_BATCH"
+        );
+        let keys = "first-key-0123456789,second-key-0123456789";
+        let settings = parse(&["--jwt-hs256-secret", s, "--server-api-key", keys]).unwrap();
+        let parsed = settings.config.server_api_key.clone().unwrap();
+        assert_eq!(parsed.keys().len(), 2);
+        assert!(!format!("{settings:?}").contains("key-0123456789"));
+        // Short or empty keys are refused, and the refusal does not echo them.
+        for bad in ["short", "first-key-0123456789,tiny", " , "] {
+            let err = parse(&["--jwt-hs256-secret", s, "--server-api-key", bad]).unwrap_err();
+            assert_eq!(err.setting, "TANDEM_SERVER_API_KEY");
+            let text = err.to_string();
+            assert!(!text.contains("tiny") && !text.contains("short"), "{text}");
+        }
     }
 
     #[test]

@@ -152,7 +152,10 @@ fn add_to_operation(op: &mut Operation, public: bool, server: bool, has_path_par
     if public {
         op.security = Some(Vec::new());
     } else if server {
-        common.insert("401", "Missing API key, or not one of TANDEM_SERVER_API_KEY");
+        common.insert(
+            "401",
+            "Missing API key, or not one of TANDEM_SERVER_API_KEY",
+        );
     } else {
         common.insert("401", "Missing, malformed, invalid or expired bearer token");
     }

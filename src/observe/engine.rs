@@ -92,7 +92,8 @@ impl SessionStore for MeteredEngine {
     }
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError> {
-        self.timed("sessions_of", self.inner.sessions_of(user)).await
+        self.timed("sessions_of", self.inner.sessions_of(user))
+            .await
     }
 
     async fn touch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, EngineError> {

@@ -42,11 +42,8 @@ const BUCKETS: &[f64] = &[
 /// scrapes (the recorder keeps raw samples until then).
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-const METADATA: Metadata<'static> = Metadata::new(
-    module_path!(),
-    metrics::Level::INFO,
-    Some(module_path!()),
-);
+const METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 /// Every series: name, kind, unit and help text.
 const SERIES: &[(&str, Kind, Option<Unit>, &str)] = &[
@@ -185,7 +182,8 @@ impl Metrics {
     /// The node's current load (set at each scrape).
     pub fn node_load(&self, connections: usize, users: usize, channels: usize, subs: usize) {
         let as_f64 = |n: usize| n as f64;
-        self.gauge("tandem_connections", &[]).set(as_f64(connections));
+        self.gauge("tandem_connections", &[])
+            .set(as_f64(connections));
         self.gauge("tandem_users", &[]).set(as_f64(users));
         self.gauge("tandem_channels", &[]).set(as_f64(channels));
         self.gauge("tandem_subscriptions", &[]).set(as_f64(subs));
@@ -228,7 +226,8 @@ impl Metrics {
     /// `count` publications were queued to local subscribers.
     pub fn deliveries(&self, count: u64) {
         if count > 0 {
-            self.counter("tandem_deliveries_total", &[]).increment(count);
+            self.counter("tandem_deliveries_total", &[])
+                .increment(count);
         }
     }
 
@@ -363,10 +362,16 @@ mod tests {
         metrics.http_request("GET", "/api/sessions/{id}", 200, Duration::from_millis(3));
         metrics.publish_to_deliver(Duration::from_micros(300));
         let text = metrics.render().unwrap();
-        assert!(text.contains("tandem_commands_total{method=\"publish\",result=\"ok\"} 2"), "{text}");
+        assert!(
+            text.contains("tandem_commands_total{method=\"publish\",result=\"ok\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("# HELP tandem_commands_total"), "{text}");
         assert!(text.contains("route=\"/api/sessions/{id}\""), "{text}");
-        assert!(text.contains("tandem_publish_to_deliver_seconds_bucket{le=\"0.0005\"} 1"), "{text}");
+        assert!(
+            text.contains("tandem_publish_to_deliver_seconds_bucket{le=\"0.0005\"} 1"),
+            "{text}"
+        );
         assert_eq!(namespace("session:x"), "session");
         assert_eq!(namespace("user:x"), "user");
     }

@@ -46,7 +46,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     );
     match metrics.render() {
         Some(text) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             text,
         )
             .into_response(),

@@ -295,7 +295,8 @@ fn step_patch(
         })
         .ok_or(DomainError::NotFound("step"))?;
     let base = format!("/hops/{hop}/steps/{step}");
-    let mut ops = vec![json!({"op": "replace", "path": format!("{base}/status"), "value": update.status})];
+    let mut ops =
+        vec![json!({"op": "replace", "path": format!("{base}/status"), "value": update.status})];
     if let Some(result) = &update.result {
         ops.push(json!({"op": "replace", "path": format!("{base}/outputs"), "value": result}));
     }

@@ -233,7 +233,13 @@ pub const MAX_EVENT_TYPE_BYTES: usize = 64;
 
 /// Event types of the session stream (stored, replayed): an ephemeral event
 /// may not take one, so a client never mistakes it for a change.
-const STORED_EVENT_PREFIXES: [&str; 5] = ["session.", "collaborator.", "asset.", "chat.message", "mission.linked"];
+const STORED_EVENT_PREFIXES: [&str; 5] = [
+    "session.",
+    "collaborator.",
+    "asset.",
+    "chat.message",
+    "mission.linked",
+];
 
 /// The type of an ephemeral event (server API): 1 to 64 bytes of lowercase
 /// letters, digits, `.`, `_` and `-`, starting with a letter, and not a

@@ -33,7 +33,9 @@ fn label_values(text: &str) -> BTreeSet<String> {
 /// one test. Returns the session id and the users' names.
 async fn load(app: &TestApp, alice_name: &str, bob_name: &str) -> (String, Vec<WsClient>) {
     let mut alice = app.connect(alice_name).await;
-    let id = alice.create_session("metrics", &[(bob_name, "editor")]).await;
+    let id = alice
+        .create_session("metrics", &[(bob_name, "editor")])
+        .await;
     let channel = session_channel(&id);
     let sub = alice.subscribe_ok(&channel, json!({})).await;
     let mut bob = app.connect(bob_name).await;
@@ -60,10 +62,16 @@ async fn load(app: &TestApp, alice_name: &str, bob_name: &str) -> (String, Vec<W
         .await;
     assert_ne!(lost["recovered"], true, "{lost}");
     let rest = app.rest(alice_name);
-    let (status, _) = rest.send(reqwest::Method::GET, &format!("/api/sessions/{id}"), None).await;
+    let (status, _) = rest
+        .send(reqwest::Method::GET, &format!("/api/sessions/{id}"), None)
+        .await;
     assert_eq!(status, 200);
     let (status, _) = rest
-        .send(reqwest::Method::GET, &format!("/api/sessions/{}", uuid::Uuid::now_v7()), None)
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/sessions/{}", uuid::Uuid::now_v7()),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
     (id, vec![alice, bob, carol, dave])
@@ -93,8 +101,15 @@ async fn series_move_under_load(app: TestApp) {
     grew("tandem_http_requests_total{method=\"GET\",route=\"/api/sessions/{id}\",status=\"404\"}");
     grew("tandem_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"}");
     assert_eq!(metric_value(&text, "tandem_connections"), 4.0, "{text}");
-    assert_eq!(metric_value(&text, "tandem_subscriptions"), 4.0 + 0.0, "{text}");
-    assert!(text.contains("# TYPE tandem_publish_to_deliver_seconds histogram"), "{text}");
+    assert_eq!(
+        metric_value(&text, "tandem_subscriptions"),
+        4.0 + 0.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE tandem_publish_to_deliver_seconds histogram"),
+        "{text}"
+    );
 
     // Bounded labels: no session id, user id or channel among the values.
     let values = label_values(&text);
@@ -151,7 +166,11 @@ async fn metrics_can_be_moved_or_turned_off() {
         .to_str()
         .unwrap()
         .starts_with("text/plain"));
-    assert!(response.text().await.unwrap().contains("tandem_connections "));
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("tandem_connections "));
     let off = spawn_app(&["--metrics", "false"]).await;
     let response = reqwest::get(format!("http://{}/metrics", off.addr))
         .await

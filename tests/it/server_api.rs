@@ -92,8 +92,17 @@ async fn without_a_key_setting_the_server_api_is_off() {
 async fn missing_and_wrong_keys_are_refused_and_both_rotated_keys_work() {
     let app = app_with_keys(&format!("{KEY},{NEW_KEY}")).await;
     let (status, body) = Backend::new(&app, None).get("/node").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
-    for wrong in ["nope", "server-api-key-0123456788", "server-api-key-0123456789x", ""] {
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
+    );
+    for wrong in [
+        "nope",
+        "server-api-key-0123456788",
+        "server-api-key-0123456789x",
+        "",
+    ] {
         let (status, body) = Backend::new(&app, Some(wrong)).get("/node").await;
         assert_eq!(status, 401, "{wrong:?}: {body}");
         if !wrong.is_empty() {
@@ -142,7 +151,10 @@ async fn an_agent_message_reaches_websocket_subscribers_once_per_idempotency_key
     let event = alice.expect_event(&channel, "chat.message").await;
     assert_eq!(event["data"]["actor"], "planner-bot", "{event}");
     assert_eq!(event["data"]["data"]["message"]["role"], "assistant");
-    assert_eq!(event["data"]["data"]["message"]["content"], "Here is the plan.");
+    assert_eq!(
+        event["data"]["data"]["message"]["content"],
+        "Here is the plan."
+    );
 
     // A retry returns the first message; nothing new is stored or sent.
     let (status, again) = backend.post(&path, body).await;
@@ -188,33 +200,80 @@ async fn roles_authors_and_limits_are_checked_like_everywhere_else() {
     let id = alice.create_session("rules", &[]).await;
     let path = format!("/sessions/{id}/messages");
     let cases = [
-        (json!({"role": "user", "author": "bot", "content": "hi"}), 422, "invalid"),
-        (json!({"role": "admin", "author": "bot", "content": "hi"}), 422, "invalid_body"),
-        (json!({"role": "system", "author": "", "content": "hi"}), 422, "invalid"),
-        (json!({"role": "system", "author": "b\u{1b}[31m", "content": "hi"}), 422, "invalid"),
-        (json!({"role": "system", "author": "bot", "content": "  "}), 422, "invalid"),
-        (json!({"role": "system", "author": "bot", "content": "x".repeat(65)}), 413, "too_large"),
-        (json!({"role": "system", "author": "bot", "content": "hi", "idempotency_key": ""}), 422, "invalid"),
+        (
+            json!({"role": "user", "author": "bot", "content": "hi"}),
+            422,
+            "invalid",
+        ),
+        (
+            json!({"role": "admin", "author": "bot", "content": "hi"}),
+            422,
+            "invalid_body",
+        ),
+        (
+            json!({"role": "system", "author": "", "content": "hi"}),
+            422,
+            "invalid",
+        ),
+        (
+            json!({"role": "system", "author": "b\u{1b}[31m", "content": "hi"}),
+            422,
+            "invalid",
+        ),
+        (
+            json!({"role": "system", "author": "bot", "content": "  "}),
+            422,
+            "invalid",
+        ),
+        (
+            json!({"role": "system", "author": "bot", "content": "x".repeat(65)}),
+            413,
+            "too_large",
+        ),
+        (
+            json!({"role": "system", "author": "bot", "content": "hi", "idempotency_key": ""}),
+            422,
+            "invalid",
+        ),
     ];
     for (body, status, code) in cases {
         let (got, reply) = backend.post(&path, body.clone()).await;
-        assert_eq!((got, reply["error"]["code"].as_str()), (status, Some(code)), "{body}: {reply}");
+        assert_eq!(
+            (got, reply["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {reply}"
+        );
     }
     let (status, reply) = backend
-        .post(&path, json!({"role": "system", "author": "bot", "content": "x".repeat(64)}))
+        .post(
+            &path,
+            json!({"role": "system", "author": "bot", "content": "x".repeat(64)}),
+        )
         .await;
     assert_eq!(status, 201, "{reply}");
     let unknown = format!("/sessions/{}/messages", uuid::Uuid::now_v7());
     let (status, _) = backend
-        .post(&unknown, json!({"role": "system", "author": "bot", "content": "hi"}))
+        .post(
+            &unknown,
+            json!({"role": "system", "author": "bot", "content": "hi"}),
+        )
         .await;
     assert_eq!(status, 404);
     // Archived sessions are read-only for backends too.
-    alice.rpc_ok("session.archive", json!({"session_id": id})).await;
-    let (status, reply) = backend
-        .post(&path, json!({"role": "system", "author": "bot", "content": "late"}))
+    alice
+        .rpc_ok("session.archive", json!({"session_id": id}))
         .await;
-    assert_eq!((status, reply["error"]["code"].as_str()), (409, Some("archived")), "{reply}");
+    let (status, reply) = backend
+        .post(
+            &path,
+            json!({"role": "system", "author": "bot", "content": "late"}),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (409, Some("archived")),
+        "{reply}"
+    );
 }
 
 async fn session_with_mission(app: &TestApp) -> (super::helpers::WsClient, String) {
@@ -255,7 +314,10 @@ async fn a_step_update_is_a_mission_edit_subscribers_apply() {
         .await;
     assert_eq!(status, 200, "{mission}");
     let step = &mission["hops"][0]["steps"][0];
-    assert_eq!((step["status"].as_str(), &step["outputs"]), (Some("completed"), &json!({"hits": 12})));
+    assert_eq!(
+        (step["status"].as_str(), &step["outputs"]),
+        (Some("completed"), &json!({"hits": 12}))
+    );
     // Rolled up: one step done, one pending.
     assert_eq!(mission["hops"][0]["status"], "running");
     let event = alice.expect_event(&channel, "mission.updated").await;
@@ -265,15 +327,31 @@ async fn a_step_update_is_a_mission_edit_subscribers_apply() {
 
     // Status only; then a stale base revision, an unknown step, a result too deep.
     let (status, _) = backend
-        .send(reqwest::Method::PATCH, &format!("/sessions/{id}/mission/steps/s2"), Some(json!({"status": "running"})))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/sessions/{id}/mission/steps/s2"),
+            Some(json!({"status": "running"})),
+        )
         .await;
     assert_eq!(status, 200);
     let (status, reply) = backend
-        .send(reqwest::Method::PATCH, &path, Some(json!({"status": "failed", "base_revision": 1})))
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({"status": "failed", "base_revision": 1})),
+        )
         .await;
-    assert_eq!((status, reply["error"]["code"].as_str()), (409, Some("stale_revision")), "{reply}");
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (409, Some("stale_revision")),
+        "{reply}"
+    );
     let (status, _) = backend
-        .send(reqwest::Method::PATCH, &format!("/sessions/{id}/mission/steps/nope"), Some(json!({"status": "failed"})))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/sessions/{id}/mission/steps/nope"),
+            Some(json!({"status": "failed"})),
+        )
         .await;
     assert_eq!(status, 404);
     let mut deep = json!(1);
@@ -281,13 +359,25 @@ async fn a_step_update_is_a_mission_edit_subscribers_apply() {
         deep = json!({ "a": deep });
     }
     let (status, reply) = backend
-        .send(reqwest::Method::PATCH, &path, Some(json!({"status": "failed", "result": deep})))
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({"status": "failed", "result": deep})),
+        )
         .await;
-    assert_eq!((status, reply["error"]["code"].as_str()), (413, Some("too_large")), "{reply}");
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{reply}"
+    );
     // A session without a mission.
     let other = alice.create_session("plain", &[]).await;
     let (status, _) = backend
-        .send(reqwest::Method::PATCH, &format!("/sessions/{other}/mission/steps/s1"), Some(json!({"status": "failed"})))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/sessions/{other}/mission/steps/s1"),
+            Some(json!({"status": "failed"})),
+        )
         .await;
     assert_eq!(status, 404);
 }
@@ -302,15 +392,24 @@ async fn an_ephemeral_event_is_delivered_live_and_never_stored() {
     alice.subscribe_ok(&channel, json!({})).await;
     let path = format!("/sessions/{id}/events");
     let (status, body) = backend
-        .post(&path, json!({"type": "agent.thinking", "data": {"step": "search"}, "author": "planner-bot"}))
+        .post(
+            &path,
+            json!({"type": "agent.thinking", "data": {"step": "search"}, "author": "planner-bot"}),
+        )
         .await;
     assert_eq!(status, 204, "{body}");
     let publication = alice.expect_event(&channel, "agent.thinking").await;
-    assert!(publication.get("offset").is_none(), "no offset: {publication}");
+    assert!(
+        publication.get("offset").is_none(),
+        "no offset: {publication}"
+    );
     assert_eq!(publication["data"]["actor"], "planner-bot");
     assert_eq!(publication["data"]["data"]["step"], "search");
     let events = alice.events(&id).await;
-    assert!(events.iter().all(|e| e.kind != "agent.thinking"), "{events:?}");
+    assert!(
+        events.iter().all(|e| e.kind != "agent.thinking"),
+        "{events:?}"
+    );
     for (body, status) in [
         (json!({"type": "chat.message", "data": {}}), 422),
         (json!({"type": "mission.updated"}), 422),
@@ -321,7 +420,10 @@ async fn an_ephemeral_event_is_delivered_live_and_never_stored() {
         assert_eq!(got, status, "{body}: {reply}");
     }
     let (status, _) = backend
-        .post(&format!("/sessions/{}/events", uuid::Uuid::now_v7()), json!({"type": "agent.x"}))
+        .post(
+            &format!("/sessions/{}/events", uuid::Uuid::now_v7()),
+            json!({"type": "agent.x"}),
+        )
         .await;
     assert_eq!(status, 404);
 }
@@ -361,7 +463,11 @@ async fn presence_channel_and_node_stats() {
     let (status, node) = backend.get("/node").await;
     assert_eq!(status, 200, "{node}");
     assert_eq!(
-        (node["clients"].as_u64(), node["users"].as_u64(), node["subscriptions"].as_u64()),
+        (
+            node["clients"].as_u64(),
+            node["users"].as_u64(),
+            node["subscriptions"].as_u64()
+        ),
         (Some(2), Some(2), Some(2)),
         "{node}"
     );
@@ -433,10 +539,16 @@ async fn a_batch_runs_every_call_with_its_own_result() {
     let (status, body) = backend.post("/batch", json!({"calls": calls})).await;
     assert_eq!(status, 200, "{body}");
     let results = body["results"].as_array().unwrap();
-    let statuses: Vec<u64> = results.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
     assert_eq!(statuses, [204, 201, 200, 422, 422, 200], "{body}");
     assert_eq!(results[1]["body"]["author"], "search-tool");
-    assert_eq!(results[2]["body"]["hops"][0]["steps"][0]["status"], "completed");
+    assert_eq!(
+        results[2]["body"]["hops"][0]["steps"][0]["status"],
+        "completed"
+    );
     assert_eq!(results[3]["error"]["code"], "invalid");
     assert_eq!(results[4]["error"]["code"], "invalid_body");
     assert_eq!(results[5]["body"]["clients"], 1);

@@ -84,7 +84,10 @@ mod tests {
     fn the_key_comes_from_x_api_key_or_a_bearer_header() {
         let mut headers = HeaderMap::new();
         assert_eq!(presented_key(&headers), None);
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(presented_key(&headers), Some("abc"));
         headers.insert(API_KEY_HEADER, HeaderValue::from_static("xyz"));
         assert_eq!(presented_key(&headers), Some("xyz"));

@@ -108,7 +108,11 @@ pub struct NodeStatsBody {
 }
 
 /// Counts a server API operation in the metrics, by name and result.
-fn counted<T>(state: &AppState, op: &'static str, result: Result<T, ApiError>) -> Result<T, ApiError> {
+fn counted<T>(
+    state: &AppState,
+    op: &'static str,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
     state.node.metrics().server_api_call(op, result.is_ok());
     result
 }
@@ -119,7 +123,11 @@ pub async fn append_message(
     session_id: Uuid,
     input: ServerMessage,
 ) -> Result<ChatMessage, ApiError> {
-    let result = state.node.sessions().post_as_server(session_id, input).await;
+    let result = state
+        .node
+        .sessions()
+        .post_as_server(session_id, input)
+        .await;
     counted(state, "append_message", result.map_err(ApiError::from))
 }
 
@@ -404,9 +412,6 @@ pub async fn get_channel_stats(
         (status = 404, description = "The server API is off", body = ErrorBody),
     )
 )]
-pub async fn get_node_stats(
-    State(state): State<AppState>,
-    _key: ServerKey,
-) -> Json<NodeStatsBody> {
+pub async fn get_node_stats(State(state): State<AppState>, _key: ServerKey) -> Json<NodeStatsBody> {
     Json(node_stats(&state))
 }
