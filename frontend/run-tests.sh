@@ -2,7 +2,7 @@
 # Runs the frontend's tests: type check, unit tests (Vitest, pure state logic),
 # the production build, then the browser tests (system Chromium through
 # playwright-core) against the real server binary, which take screenshots into
-# docs/screenshots/. Needs the server built (`cargo build`; TANDEM_BIN
+# a temporary folder (TANDEM_SCREENSHOTS=docs/screenshots refreshes the README's). Needs the server built (`cargo build`; TANDEM_BIN
 # overrides the path), Chromium (`apt-get install -y chromium`; CHROMIUM_PATH
 # overrides /usr/bin/chromium) and redis-server (the restart tests run the
 # server on a throw-away Redis they start). Works without stdin (CI).

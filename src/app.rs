@@ -19,13 +19,14 @@ use crate::auth::TokenMinter;
 use crate::config::{EngineKind, Settings};
 use crate::engine::memory::MemoryEngine;
 use crate::engine::redis::RedisEngine;
-use crate::engine::Engine;
+use crate::engine::{Broker, Engine};
 use crate::http::{self, HttpLimits};
 use crate::hub::Hub;
 use crate::node::{ClientLimits, Node, NodeParts};
 use crate::observe::engine::MeteredEngine;
 use crate::observe::Metrics;
 use crate::rpc::{RpcRouter, ServerInfo};
+use crate::sessions::store::SessionStore;
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
 pub use crate::state::AppState;
@@ -97,7 +98,11 @@ impl App {
         let engine = MeteredEngine::wrap(engine, metrics.clone());
         let verifier = TokenVerifier::new(&settings.verifier())?;
         let node_id = uuid::Uuid::new_v4().to_string();
-        let sessions = SessionService::new(engine.clone(), settings.domain());
+        let sessions = SessionService::new(
+            engine.clone() as Arc<dyn SessionStore>,
+            engine.clone() as Arc<dyn Broker>,
+            settings.domain(),
+        );
         shutdown
             .tracker()
             .spawn(sessions.clone().run_activity_feed(shutdown.token()));
@@ -125,11 +130,10 @@ impl App {
             presence_refresh: config.presence_ttl / 3,
             subscribe_timeout: config.subscribe_timeout,
         };
-        let node_engine = engine.clone();
         let node = Node::new(NodeParts {
             id: node_id,
             hub,
-            engine,
+            broker: engine.clone() as Arc<dyn Broker>,
             sessions,
             verifier,
             rpc,
@@ -166,7 +170,7 @@ impl App {
             state,
             settings,
             sweeper,
-            engine: node_engine,
+            engine,
             max_connections,
         })
     }
@@ -246,10 +250,9 @@ fn router(state: AppState, config: &crate::config::Config) -> Router {
     if state.minter.is_some() {
         router = router.route("/api/dev/token", post(api::dev::token));
     }
+    // Mounted even when off, so a scrape gets a 404, not the frontend's page.
+    router = router.route(&config.metrics_path, get(ops::metrics));
     let metrics = state.node.metrics().clone();
-    if metrics.is_enabled() {
-        router = router.route(&config.metrics_path, get(ops::metrics));
-    }
     // Last: the frontend answers only what no route above matched.
     let mut router = web::mount(router, &config.frontend_dir)
         .method_not_allowed_fallback(api::error::method_not_allowed)

@@ -2,22 +2,36 @@
 //! protocol (JSON), so the official Centrifugo SDKs are its clients.
 //!
 //! # Layout
-//! A message flows socket → protocol → client state → hub/engine → socket:
+//! Layers point one way, transports → node → domain → engine; the map with
+//! the rule behind each arrow is `docs/architecture.md`.
 //!
-//! - [`ws`]: the WebSocket upgrade, the per-connection read loop and the writer task.
-//! - [`protocol`]: commands, replies, pushes, codes and the codec (pure data).
-//! - [`client`]: one connection's protocol state machine, a file per command.
-//! - [`hub`]: local connections and subscriptions, fan-out with bounded queues.
-//! - [`engine`]: the [`engine::Engine`] trait (history, positions, presence,
-//!   cross-node fan-out) with an embedded memory implementation and a Redis
-//!   one for several nodes (docs/redis.md).
-//! - [`policy`]: who may do what on which channel.
-//! - [`auth`]: verifying and minting connection JWTs.
-//! - [`rpc`]: RPC methods reachable through the protocol.
-//! - [`node`]: the handle tying hub, engine, policy, auth and RPC together.
-//! - [`observe`]: Prometheus metrics (one registry per node, served by [`ops`]).
-//! - [`api`], [`ops`]: HTTP endpoints; [`web`]: the browser frontend at `/`; [`app`]: assembly; [`config`]: settings;
-//!   [`shutdown`]: ownership of background tasks; [`telemetry`]: logging.
+//! - Transports (the edge): [`ws`] (WebSocket upgrade, read loop, writer),
+//!   [`protocol`] (wire types, codes, the codec; conversions at the edge),
+//!   [`client`] (one connection's protocol state machine, a file per command),
+//!   [`api`] (REST, the server API for backends, OpenAPI), [`rpc`] (RPC methods over the WebSocket and
+//!   the table pairing each with its REST twin).
+//! - [`node`]: the facade transports call: subscribe (with recovery, presence
+//!   and join), publish, history, presence, disconnect a user or a client,
+//!   channel and node stats; the channel policy.
+//! - [`hub`]: local connections (indexed by user) and subscriptions, fan-out
+//!   with bounded queues and one lazily encoded frame per codec.
+//! - [`sessions`]: the domain: model, typed events, the service used by REST
+//!   and RPC, validation and limits, and the storage contract
+//!   (`sessions::store::SessionStore`) that engines implement.
+//! - [`engine`]: the [`engine::Broker`] contract (streams, history, presence,
+//!   cross-node fan-out), codec-neutral data ([`engine::Payload`],
+//!   [`engine::Publication`]), the embedded memory engine and the Redis
+//!   engine (`engine::redis`, docs/redis.md).
+//! - [`sweeper`]: abandons idle sessions and archives abandoned ones.
+//! - [`channels`]: channel names, parsed in one place; [`errors`]: every error
+//!   mapped once to a protocol code and an HTTP status; [`auth`]: verifying and
+//!   minting connection JWTs.
+//! - [`app`]: the composition root; [`state`]: what HTTP handlers share;
+//!   [`http`]: the accept loop (header timeout, connection cap); [`ops`]:
+//!   health, readiness and `/metrics`; [`observe`]: Prometheus metrics (one
+//!   registry per node, an engine wrapper, an HTTP middleware); [`web`]: the browser frontend at `/`; [`config`]:
+//!   settings; [`shutdown`]: ownership of background tasks; [`telemetry`]:
+//!   logging.
 
 pub mod api;
 pub mod app;

@@ -3,7 +3,7 @@
 //! `delete_archived_after` is set — are deleted that long after archiving.
 //!
 //! Every node runs one. A sweep reads the engine's idle index
-//! ([`SessionStore::due_sessions`](crate::engine::store::SessionStore::due_sessions)),
+//! ([`SessionStore::due_sessions`](crate::sessions::store::SessionStore::due_sessions)),
 //! so it costs what is due, not what exists. Each transition goes through
 //! [`SessionService::sweep_transition`]: a compare-and-set on the record's
 //! version and its last activity, so two nodes sweeping the same session, or a
@@ -19,11 +19,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::channels;
-use crate::engine::store::quiet_since;
 use crate::engine::Engine;
 use crate::observe::{Metrics, SweepCounts};
 use crate::sessions::model::{SessionStatus, Timestamp};
 use crate::sessions::status::Transition;
+use crate::sessions::store::quiet_since;
 use crate::sessions::{DomainError, SessionService};
 
 /// Where the sweeper's "now" comes from (injected so it can be replaced).

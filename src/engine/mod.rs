@@ -1,12 +1,17 @@
 //! Engines: where history, stream positions and presence live, and how
 //! publications reach every node (SPEC §6).
 //!
-//! One trait, [`Engine`], with an embedded [`memory::MemoryEngine`] and a
-//! [`redis::RedisEngine`] for several nodes sharing one Redis. Engines never import the hub or the socket layer: they
-//! report what happens in a channel through [`EngineEvents`], which the hub
-//! implements, so dependencies point one way (socket → hub → engine).
+//! Two contracts: the [`Broker`] (channels: streams, history, presence,
+//! cross-node fan-out), defined here and knowing nothing of sessions, and the
+//! [`SessionStore`] that the sessions domain defines for the storage it needs
+//! (`crate::sessions::store`). Each engine implements both: the embedded
+//! [`memory::MemoryEngine`] and [`redis::RedisEngine`] for several nodes
+//! sharing one Redis; [`Engine`] names the pair. Engines never import the hub,
+//! the node or a transport: they report what happens in a channel through
+//! [`EngineEvents`], which the hub implements, so dependencies point one way
+//! (transport → node → hub/domain → engine).
 //!
-//! # Contracts every engine keeps
+//! # Contracts every broker keeps
 //! - **Order**: for one channel, `publish` assigns gapless increasing offsets, and
 //!   [`EngineEvents::publication`] is called for that channel in offset order, on
 //!   every node.
@@ -25,12 +30,13 @@
 pub mod memory;
 pub mod publication;
 pub mod redis;
-pub mod store;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::sessions::store::SessionStore;
 
 pub use publication::{ClientInfo, Payload, Publication};
 
@@ -125,9 +131,10 @@ pub trait EngineEvents: Send + Sync + 'static {
 /// Presence entries keyed by client id.
 pub type PresenceMap = BTreeMap<String, ClientInfo>;
 
-/// The engine: history, positions, presence and cross-node fan-out.
+/// The broker: history, positions, presence and cross-node fan-out. It knows
+/// channels and publications, nothing of sessions.
 #[async_trait]
-pub trait Engine: store::SessionStore + Send + Sync + 'static {
+pub trait Broker: Send + Sync + 'static {
     /// Short name for logs and `/readyz` ("memory", "redis").
     fn name(&self) -> &'static str;
 
@@ -160,7 +167,7 @@ pub trait Engine: store::SessionStore + Send + Sync + 'static {
     /// counts nothing.
     async fn subscribe(&self, channel: &str) -> Result<(), EngineError>;
 
-    /// Undoes one successful [`Engine::subscribe`]; after the last one the
+    /// Undoes one successful [`Broker::subscribe`]; after the last one the
     /// node stops receiving the channel's feed.
     async fn unsubscribe(&self, channel: &str) -> Result<(), EngineError>;
 
@@ -184,3 +191,11 @@ pub trait Engine: store::SessionStore + Send + Sync + 'static {
     /// Checks that the engine can serve requests (for `/readyz`).
     async fn health(&self) -> Result<(), EngineError>;
 }
+
+/// A complete engine: the [`Broker`] plus the storage the sessions domain
+/// defines ([`SessionStore`]). The memory and Redis engines are both; the
+/// application builds one and hands each layer only the part it needs (the
+/// node gets the broker, the domain both, the sweeper the store).
+pub trait Engine: Broker + SessionStore {}
+
+impl<T: Broker + SessionStore + ?Sized> Engine for T {}

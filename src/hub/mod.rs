@@ -49,14 +49,6 @@ pub struct TooManyConnections {
     pub limit: usize,
 }
 
-/// Result of adding a subscriber.
-pub struct Added {
-    /// The new subscriber, pending until activated.
-    pub subscriber: Arc<Subscriber>,
-    /// Whether it is the channel's first subscriber on this node.
-    pub first: bool,
-}
-
 impl Hub {
     /// An empty hub; pending subscribers may buffer `buffer_limit`
     /// publications; a user may hold `max_per_user` connections (0 = any);
@@ -120,42 +112,41 @@ impl Hub {
             .collect()
     }
 
-    /// Adds a pending subscriber, or `None` if the client is already subscribed.
+    /// Adds a subscriber, pending until activated, or `None` if the client
+    /// is already subscribed.
     pub fn add_subscriber(
         &self,
         channel: &str,
         client: &ClientHandle,
         join_leave: bool,
-    ) -> Option<Added> {
+    ) -> Option<Arc<Subscriber>> {
         let mut subs = self.inner.channels.entry(channel.to_owned()).or_default();
         if subs.contains_key(client.id()) {
             return None;
         }
-        let first = subs.is_empty();
         let subscriber = Arc::new(Subscriber::new(
             client.clone(),
             join_leave,
             self.inner.buffer_limit,
         ));
         subs.insert(client.id().to_owned(), subscriber.clone());
-        Some(Added { subscriber, first })
+        Some(subscriber)
     }
 
-    /// Removes a subscriber; returns whether it was the channel's last one here.
-    pub fn remove_subscriber(&self, channel: &str, client_id: &str) -> bool {
+    /// Removes a subscriber (and the channel's entry after its last one).
+    pub fn remove_subscriber(&self, channel: &str, client_id: &str) {
         let last = match self.inner.channels.get_mut(channel) {
             Some(mut subs) => {
                 subs.remove(client_id);
                 subs.is_empty()
             }
-            None => return false,
+            None => return,
         };
         if last {
             self.inner
                 .channels
                 .remove_if(channel, |_, subs| subs.is_empty());
         }
-        last
     }
 
     /// Whether any local client is subscribed to `channel`.
@@ -333,7 +324,7 @@ mod tests {
         let client = ClientHandle::new(info, outbox, Codec::Json);
         hub.add_client(client.clone()).unwrap();
         let added = hub.add_subscriber("user:alice", &client, false).unwrap();
-        added.subscriber.activate(|_| Ok((Vec::new(), 0)));
+        added.activate(|_| Ok((Vec::new(), 0)));
         hub.publication("user:alice", &publication(1));
         assert!(rx.try_recv().is_ok(), "live delivery before the gap");
         hub.insufficient_state("user:alice");

@@ -22,7 +22,7 @@ pub use policy::{Action, ChannelOptions, Policy};
 pub use subscribe::{SubscribeRequest, Subscribed, Subscription};
 
 use crate::auth::TokenVerifier;
-use crate::engine::Engine;
+use crate::engine::Broker;
 use crate::hub::Hub;
 use crate::observe::Metrics;
 use crate::rpc::RpcRouter;
@@ -59,8 +59,8 @@ pub struct NodeParts {
     pub id: String,
     /// Local connections and subscriptions.
     pub hub: Hub,
-    /// The engine.
-    pub engine: Arc<dyn Engine>,
+    /// The broker: channels, history, presence, cross-node fan-out.
+    pub broker: Arc<dyn Broker>,
     /// The sessions service (over the same engine).
     pub sessions: SessionService,
     /// Connection token verification.
@@ -82,7 +82,7 @@ pub struct Node {
 struct NodeInner {
     id: String,
     hub: Hub,
-    engine: Arc<dyn Engine>,
+    broker: Arc<dyn Broker>,
     policy: Policy,
     sessions: SessionService,
     verifier: TokenVerifier,
@@ -97,7 +97,7 @@ impl Node {
         let NodeParts {
             id,
             hub,
-            engine,
+            broker,
             sessions,
             verifier,
             rpc,
@@ -108,7 +108,7 @@ impl Node {
             inner: Arc::new(NodeInner {
                 id,
                 hub,
-                engine,
+                broker,
                 policy: Policy::new(sessions.clone()),
                 sessions,
                 verifier,
@@ -153,8 +153,8 @@ impl Node {
         &self.inner.hub
     }
 
-    fn engine(&self) -> &dyn Engine {
-        self.inner.engine.as_ref()
+    fn broker(&self) -> &dyn Broker {
+        self.inner.broker.as_ref()
     }
 
     fn policy(&self) -> &Policy {

@@ -81,7 +81,7 @@ impl Node {
             publication,
             history: options.history,
         };
-        Ok(self.engine().publish(channel, request).await?)
+        Ok(self.broker().publish(channel, request).await?)
     }
 
     /// Reads `channel`'s history for `user` (at most the history cap).
@@ -99,7 +99,7 @@ impl Node {
             return Err(NodeError::NotAvailable);
         }
         filter.limit = filter.limit.min(self.limits().history_cap);
-        Ok(self.engine().history(channel, filter).await?)
+        Ok(self.broker().history(channel, filter).await?)
     }
 
     /// Who is present in `channel`, for `user`.
@@ -111,7 +111,7 @@ impl Node {
         if !options.presence {
             return Err(NodeError::NotAvailable);
         }
-        Ok(self.engine().presence(channel).await?)
+        Ok(self.broker().presence(channel).await?)
     }
 
     /// Who is present in `channel`, whoever asks (no policy: for
@@ -120,7 +120,7 @@ impl Node {
         if !self.policy().options_of(channel)?.presence {
             return Err(NodeError::NotAvailable);
         }
-        Ok(self.engine().presence(channel).await?)
+        Ok(self.broker().presence(channel).await?)
     }
 
     /// How many are present in `channel`, for `user`.
@@ -135,7 +135,7 @@ impl Node {
     /// Closes every connection of `user`, on every node: with a reconnect
     /// code (3011) when they may come back at once, terminally (3503) otherwise.
     pub async fn disconnect_user(&self, user: &str, reconnect: bool) -> Result<(), NodeError> {
-        Ok(self.engine().disconnect_user(user, reconnect).await?)
+        Ok(self.broker().disconnect_user(user, reconnect).await?)
     }
 
     /// Closes one connection of this node; whether it was here.
@@ -147,7 +147,7 @@ impl Node {
     pub async fn channel_stats(&self, channel: &str) -> Result<ChannelStats, NodeError> {
         let options = self.policy().options_of(channel)?;
         let presence = if options.presence {
-            count(&self.engine().presence(channel).await?)
+            count(&self.broker().presence(channel).await?)
         } else {
             PresenceStats {
                 clients: 0,
@@ -156,7 +156,7 @@ impl Node {
         };
         let position = if options.history {
             Some(
-                self.engine()
+                self.broker()
                     .history(channel, HistoryFilter::default())
                     .await?
                     .position,
@@ -189,12 +189,12 @@ impl Node {
 
     /// Whether the engine can serve (for `/readyz`).
     pub async fn health(&self) -> Result<(), EngineError> {
-        self.engine().health().await
+        self.broker().health().await
     }
 
     /// The engine's short name (`memory`, `redis`).
     pub fn engine_name(&self) -> &'static str {
-        self.engine().name()
+        self.broker().name()
     }
 }
 

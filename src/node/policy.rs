@@ -138,7 +138,7 @@ mod tests {
             presence_ttl: std::time::Duration::from_secs(60),
         };
         let engine = Arc::new(MemoryEngine::new(config, Arc::new(Nobody)));
-        let sessions = SessionService::new(engine, DomainLimits::default());
+        let sessions = SessionService::new(engine.clone(), engine, DomainLimits::default());
         (Policy::new(sessions.clone()), sessions)
     }
 

@@ -125,7 +125,7 @@ impl Node {
             self.metrics().recovery(recovered);
         }
         let codec = client.codec();
-        added.subscriber.activate(|buffered| {
+        added.activate(|buffered| {
             let recovering = request.recover && recovery.as_ref().is_some_and(|r| r.recovered);
             let (position, recovered, from) = match &recovery {
                 Some(r) if r.recovered => (Some(&r.top), r.publications.clone(), request.offset),
@@ -151,7 +151,7 @@ impl Node {
             Ok((messages, merged.last_offset(from)))
         });
         if options.join_leave {
-            if let Err(err) = self.engine().publish_join(channel, client.info()).await {
+            if let Err(err) = self.broker().publish_join(channel, client.info()).await {
                 tracing::warn!(channel, error = %err, "join not announced");
             }
         }
@@ -166,7 +166,7 @@ impl Node {
         subscription: &mut Subscription,
         request: &SubscribeRequest,
     ) -> Result<Option<Recovery>, NodeError> {
-        let engine = self.engine();
+        let engine = self.broker();
         let channel = subscription.channel.as_str();
         engine.subscribe(channel).await?;
         subscription.engine = true;
@@ -224,7 +224,7 @@ impl Node {
     pub async fn unsubscribe(&self, client: &ClientHandle, subscription: Subscription) {
         let channel = subscription.channel.as_str();
         self.hub().remove_subscriber(channel, client.id());
-        let engine = self.engine();
+        let engine = self.broker();
         if subscription.options.presence {
             if let Err(err) = engine.remove_presence(channel, client.id()).await {
                 tracing::warn!(channel, error = %err, "presence not removed");
@@ -251,7 +251,7 @@ impl Node {
         for subscription in subscriptions {
             if subscription.options.presence {
                 let channel = subscription.channel.as_str();
-                if let Err(err) = self.engine().add_presence(channel, client.info()).await {
+                if let Err(err) = self.broker().add_presence(channel, client.info()).await {
                     tracing::warn!(channel, error = %err, "presence refresh failed");
                 }
             }

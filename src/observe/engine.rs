@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{namespace, Metrics};
-use crate::engine::store::{
-    Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
-};
 use crate::engine::{
-    ClientInfo, Engine, EngineError, HistoryFilter, HistoryPage, PresenceMap, PublishRequest,
-    StreamPosition,
+    Broker, ClientInfo, Engine, EngineError, HistoryFilter, HistoryPage, PresenceMap,
+    PublishRequest, StreamPosition,
 };
 use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus};
+use crate::sessions::store::{
+    Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
+};
 
 /// An engine whose every call is counted and timed.
 pub struct MeteredEngine {
@@ -144,7 +144,7 @@ impl SessionStore for MeteredEngine {
 }
 
 #[async_trait]
-impl Engine for MeteredEngine {
+impl Broker for MeteredEngine {
     fn name(&self) -> &'static str {
         self.inner.name()
     }

@@ -33,7 +33,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 }
 
 /// `GET /metrics` (`TANDEM_METRICS_PATH`): every series in the Prometheus
-/// text format; the load gauges are read from the node at each scrape.
+/// text format; the load gauges are read from the node at each scrape. 404
+/// when metrics are off.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let node = &state.node;
     let metrics = node.metrics();
@@ -53,6 +54,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             text,
         )
             .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are off (TANDEM_METRICS=false)\n",
+        )
+            .into_response(),
     }
 }

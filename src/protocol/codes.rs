@@ -32,14 +32,6 @@ impl ProtocolError {
     pub fn internal() -> Self {
         Self::new(100, "internal server error", true)
     }
-    /// 101: the connection is not authorised for this.
-    pub fn unauthorized() -> Self {
-        Self::new(101, "unauthorized", false)
-    }
-    /// 102: the channel name has no known namespace.
-    pub fn unknown_channel() -> Self {
-        Self::new(102, "unknown channel", false)
-    }
     /// 103: the policy refused the operation.
     pub fn permission_denied() -> Self {
         Self::new(103, "permission denied", false)
@@ -164,16 +156,6 @@ impl Disconnect {
     pub const CONNECTION_LIMIT: Disconnect = Disconnect {
         code: 3504,
         reason: "connection limit",
-    };
-    /// 3507: the user may not connect.
-    pub const PERMISSION_DENIED: Disconnect = Disconnect {
-        code: 3507,
-        reason: "permission denied",
-    };
-    /// 3508: the requested feature is not available.
-    pub const NOT_AVAILABLE: Disconnect = Disconnect {
-        code: 3508,
-        reason: "not available",
     };
     /// 1002: the peer broke the WebSocket protocol (RFC 6455: reserved bits,
     /// unmasked client frames, bad opcodes, fragmented control frames…).

@@ -13,6 +13,7 @@ use crate::engine::Payload;
 use crate::protocol::ProtocolError;
 
 pub mod sessions;
+pub mod twins;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -49,6 +50,11 @@ impl RpcRouter {
     /// Registers `method` under `name` (replacing any earlier one).
     pub fn register(&mut self, name: impl Into<String>, method: impl RpcMethod) {
         self.methods.insert(name.into(), Arc::new(method));
+    }
+
+    /// The registered method names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.methods.keys().map(String::as_str)
     }
 
     /// Calls `name`; 104 when it does not exist.

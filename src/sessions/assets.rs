@@ -1,10 +1,11 @@
 //! Assets attached to a session, its mission or one hop: add, list, remove.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::events::SessionEvent;
 use super::limits::DomainLimits;
 use super::model::{new_id, Asset, AssetScope, Mission, Role};
 use super::service::{applied, SessionService};
@@ -105,7 +106,9 @@ impl SessionService {
                     imported: None,
                 };
                 change.record.assets.push(asset.clone());
-                change.event("asset.added", json!({ "asset": asset }));
+                change.emit(SessionEvent::AssetAdded {
+                    asset: asset.clone(),
+                });
                 Ok(asset)
             })
             .await?;
@@ -126,7 +129,7 @@ impl SessionService {
                 }
                 change.activity()?;
                 change.record.assets.retain(|a| a.id != asset_id);
-                change.event("asset.removed", json!({ "asset_id": asset_id }));
+                change.emit(SessionEvent::AssetRemoved { asset_id });
                 Ok(())
             })
             .await?;

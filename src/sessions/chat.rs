@@ -6,11 +6,12 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::events::SessionEvent;
 use super::model::{new_id, ChatMessage, MessageRole, Role};
 use super::service::{Outcome, SessionService};
 use super::validate;
-use crate::engine::store::MessageRange;
 use crate::engine::EngineError;
+use crate::sessions::store::MessageRange;
 
 /// Input of `send_message`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -152,13 +153,11 @@ impl SessionService {
                 imported: None,
             };
             change.record.session.message_count += 1;
-            // The event's own offset is the message's: it is left out of
-            // the payload rather than sent as a placeholder.
-            let mut payload = json!(message);
-            if let Some(fields) = payload.as_object_mut() {
-                fields.remove("offset");
-            }
-            change.event("chat.message", json!({ "message": payload }));
+            // The message's offset is 0 until stored, so it is left out
+            // of the payload: the event's own offset is the message's.
+            change.emit(SessionEvent::ChatMessage {
+                message: message.clone(),
+            });
             change.messages.push(message.clone());
             // After the message's event: the store gives the message the
             // commit's first offset, and a revived session's status event follows.
@@ -203,6 +202,6 @@ impl SessionService {
             after: page.after,
             limit: page.limit.unwrap_or(50).clamp(1, 200),
         };
-        Ok(self.engine().messages(id, range).await?)
+        Ok(self.store().messages(id, range).await?)
     }
 }

@@ -4,6 +4,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::events::SessionEvent;
 use super::model::{Collaborator, Role};
 use super::service::{applied, SessionService};
 use super::validate;
@@ -68,12 +69,16 @@ impl SessionService {
                 };
                 session.updated_at = change.at;
                 let session = session.clone();
-                let kind = if added {
-                    "collaborator.added"
+                let event_collaborator = collaborator.clone();
+                change.emit(if added {
+                    SessionEvent::CollaboratorAdded {
+                        collaborator: event_collaborator,
+                    }
                 } else {
-                    "collaborator.updated"
-                };
-                change.event(kind, json!({ "collaborator": collaborator }));
+                    SessionEvent::CollaboratorUpdated {
+                        collaborator: event_collaborator,
+                    }
+                });
                 let notice_kind = if added {
                     "session.added"
                 } else {
@@ -103,7 +108,9 @@ impl SessionService {
                 let session = &mut change.record.session;
                 session.collaborators.retain(|c| c.user_id != user);
                 session.updated_at = change.at;
-                change.event("collaborator.removed", json!({ "user_id": user }));
+                change.emit(SessionEvent::CollaboratorRemoved {
+                    user_id: user.to_owned(),
+                });
                 change.notices.push((
                     user.to_owned(),
                     json!({ "type": "session.removed", "session_id": id, "reason": "revoked" }),

@@ -142,7 +142,7 @@ impl SessionService {
                 publication: Publication::of(data.clone()),
                 history: false,
             };
-            if let Err(err) = self.engine().publish(&channels::user(user), request).await {
+            if let Err(err) = self.broker().publish(&channels::user(user), request).await {
                 tracing::debug!(error = %err, %user, "activity notice lost");
             }
         }

@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use super::assets::check_scope;
 use super::error::DomainError;
+use super::events::SessionEvent;
 use super::limits::DomainLimits;
-use super::model::{Asset, ChatMessage, Event, ImportedEvent, ImportedFrom, Mission, Session};
+use super::model::{Asset, ChatMessage, Event, ImportedEvent, ImportedFrom, Mission};
 use super::replay::Replayed;
 use super::validate;
 
@@ -90,57 +91,43 @@ fn check_payload(event: &Event, limits: &DomainLimits) -> Result<(), DomainError
         },
     )?;
     validate::user_id(&event.actor).map_err(|e| invalid(event, e))?;
-    let data = &event.data;
-    let get = |name: &str| data.get(name).cloned().unwrap_or(Value::Null);
-    match event.kind.as_str() {
-        "session.created" | "session.imported" | "session.forked" => {
-            let session: Session =
-                serde_json::from_value(get("session")).map_err(|e| invalid(event, e))?;
+    let Some(decoded) = SessionEvent::decode(event).map_err(|e| invalid(event, e))? else {
+        return Err(invalid(event, "unknown event type"));
+    };
+    match decoded {
+        SessionEvent::SessionCreated { session } => {
             validate::name("name", &session.name, limits)?;
             validate::metadata("metadata", &session.metadata, limits)?;
-            if let Some(mission) = data.get("mission").filter(|m| !m.is_null()) {
+        }
+        SessionEvent::SessionImported(copied) | SessionEvent::SessionForked(copied) => {
+            validate::name("name", &copied.session.name, limits)?;
+            validate::metadata("metadata", &copied.session.metadata, limits)?;
+            if let Some(mission) = copied.mission.filter(|m| !m.is_null()) {
                 let mission: Mission =
-                    serde_json::from_value(mission.clone()).map_err(|e| invalid(event, e))?;
+                    serde_json::from_value(mission).map_err(|e| invalid(event, e))?;
                 validate::mission(&mission, limits)?;
             }
         }
-        "session.updated" => {
-            if let Some(name) = data.get("name").and_then(Value::as_str) {
-                validate::name("name", name, limits)?;
+        SessionEvent::SessionUpdated { name, metadata } => {
+            if let Some(name) = name {
+                validate::name("name", &name, limits)?;
             }
-            if let Some(meta) = data.get("metadata") {
-                let meta = meta
-                    .as_object()
-                    .ok_or_else(|| invalid(event, "metadata is not an object"))?;
-                validate::metadata("metadata", meta, limits)?;
+            if let Some(meta) = metadata {
+                validate::metadata("metadata", &meta, limits)?;
             }
         }
-        "collaborator.added" | "collaborator.updated" => {
-            let user = get("collaborator")
-                .get("user_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| invalid(event, "collaborator.user_id is missing"))?;
-            validate::user_id(&user)?;
+        SessionEvent::CollaboratorAdded { collaborator }
+        | SessionEvent::CollaboratorUpdated { collaborator } => {
+            validate::user_id(&collaborator.user_id)?;
         }
-        "chat.message" => {
-            let message: ChatMessage =
-                serde_json::from_value(get("message")).map_err(|e| invalid(event, e))?;
-            validate::message(&message, limits)?;
-        }
-        "asset.added" => {
-            let asset: Asset =
-                serde_json::from_value(get("asset")).map_err(|e| invalid(event, e))?;
-            validate::asset(&asset, limits)?;
-        }
-        "mission.linked" => {
+        SessionEvent::ChatMessage { message } => validate::message(&message, limits)?,
+        SessionEvent::AssetAdded { asset } => validate::asset(&asset, limits)?,
+        SessionEvent::MissionLinked { mission } => {
             let mission: Mission =
-                serde_json::from_value(get("mission")).map_err(|e| invalid(event, e))?;
+                serde_json::from_value(mission).map_err(|e| invalid(event, e))?;
             validate::mission(&mission, limits)?;
         }
-        "mission.updated" => {
-            let patch: json_patch::Patch =
-                serde_json::from_value(get("patch")).map_err(|e| invalid(event, e))?;
+        SessionEvent::MissionUpdated { patch, .. } => {
             if patch.0.len() > limits.max_patch_ops {
                 return Err(validate::too_large(
                     "patch",
@@ -149,7 +136,10 @@ fn check_payload(event: &Event, limits: &DomainLimits) -> Result<(), DomainError
                 ));
             }
         }
-        _ => {}
+        SessionEvent::StatusChanged { .. }
+        | SessionEvent::SessionDeleted { .. }
+        | SessionEvent::CollaboratorRemoved { .. }
+        | SessionEvent::AssetRemoved { .. } => {}
     }
     Ok(())
 }

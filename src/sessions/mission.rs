@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::engine::EngineError;
+
 use super::error::DomainError;
+use super::events::SessionEvent;
 use super::limits::DomainLimits;
 use super::model::{
     new_id, Hop, Mission, MissionStatus, Role, SessionStatus, StepStatus, Timestamp,
@@ -110,13 +113,13 @@ impl SessionService {
         };
         roll_up(&mut mission);
         validate::mission(&mission, self.limits())?;
-        self.engine().put_mission(mission.clone()).await?;
+        self.store().put_mission(mission.clone()).await?;
         Ok(mission)
     }
 
     /// A mission the actor may see: through its session, or as its owner.
     pub async fn mission(&self, actor: &str, mission_id: Uuid) -> Result<Mission, DomainError> {
-        match self.engine().mission(mission_id).await? {
+        match self.store().mission(mission_id).await? {
             Some((mission, Some(session_id))) => {
                 self.load_visible(actor, session_id)
                     .await
@@ -146,14 +149,14 @@ impl SessionService {
         patch: MissionPatch,
     ) -> Result<Mission, DomainError> {
         self.check_patch_size(&patch)?;
-        match self.engine().mission(mission_id).await? {
+        match self.store().mission(mission_id).await? {
             Some((_, Some(session_id))) => {
                 self.patch_session_mission(actor, session_id, patch).await
             }
             Some((mission, None)) if mission.owner == actor => {
                 // Unlinked missions have one writer (their owner) and no stream.
                 let updated = apply_patch(&mission, &patch, self.limits(), Utc::now())?;
-                self.engine().put_mission(updated.clone()).await?;
+                self.store().put_mission(updated.clone()).await?;
                 Ok(updated)
             }
             _ => Err(DomainError::NotFound("mission")),
@@ -188,7 +191,7 @@ impl SessionService {
         session_id: Uuid,
         mission_id: Uuid,
     ) -> Result<Mission, DomainError> {
-        let mission = match self.engine().mission(mission_id).await? {
+        let mission = match self.store().mission(mission_id).await? {
             Some((_, Some(linked))) if linked == session_id => {
                 return self.session_mission(actor, session_id).await
             }
@@ -219,12 +222,15 @@ impl SessionService {
                 change.record.session.mission_id = Some(linked.id);
                 change.record.session.updated_at = change.at;
                 change.record.mission = Some(linked.clone());
-                change.event("mission.linked", json!({ "mission": linked }));
+                change.emit(SessionEvent::MissionLinked {
+                    mission: serde_json::to_value(&linked)
+                        .map_err(|e| DomainError::Engine(EngineError::Internal(e.to_string())))?,
+                });
                 Ok(linked)
             })
             .await?;
         let linked = applied(outcome)?;
-        self.engine().remove_unlinked_mission(mission_id).await?;
+        self.store().remove_unlinked_mission(mission_id).await?;
         Ok(linked)
     }
 
@@ -257,15 +263,12 @@ fn edit_mission(
 ) -> Result<Mission, DomainError> {
     change.activity()?;
     let updated = apply_patch(current, patch, limits, change.at)?;
-    change.event(
-        "mission.updated",
-        json!({
-            "mission_id": updated.id,
-            "base_revision": current.revision,
-            "revision": updated.revision,
-            "patch": patch.ops,
-        }),
-    );
+    change.emit(SessionEvent::MissionUpdated {
+        mission_id: updated.id,
+        base_revision: current.revision,
+        revision: updated.revision,
+        patch: patch.ops.clone(),
+    });
     let completes = updated.status == MissionStatus::Completed
         && current.status != MissionStatus::Completed
         && change.record.session.status == SessionStatus::Active;
@@ -425,6 +428,7 @@ pub fn roll_up_doc(doc: &mut Value) {
 mod tests {
     use super::*;
     use crate::sessions::model::{StepStatus, ToolStep};
+    use serde_json::json;
 
     fn mission() -> Mission {
         let now = Utc::now();

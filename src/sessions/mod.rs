@@ -10,6 +10,7 @@
 //! the fresh record.
 
 pub mod error;
+pub mod events;
 mod feed;
 pub mod limits;
 pub mod model;
@@ -18,6 +19,8 @@ pub mod replay;
 pub mod service;
 pub mod signals;
 pub mod status;
+pub mod store;
+mod touch;
 pub mod validate;
 
 pub mod assets;

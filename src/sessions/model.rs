@@ -157,7 +157,7 @@ pub struct ChatMessage {
     pub created_at: Timestamp,
     /// Its event's offset in the session stream (left out of the
     /// `chat.message` event's payload, where it is the event's `offset`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "offset_unassigned")]
     pub offset: u64,
     /// Optional JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,4 +353,9 @@ pub struct Event {
     /// Set on events that came in with an imported document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportedEvent>,
+}
+
+/// A message's offset is 0 until its event is stored (and left out then).
+fn offset_unassigned(offset: &u64) -> bool {
+    *offset == 0
 }

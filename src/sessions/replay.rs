@@ -12,9 +12,10 @@
 
 use serde_json::Value;
 
+use super::events::SessionEvent;
 use super::limits::DomainLimits;
 use super::mission::roll_up_doc;
-use super::model::{Asset, ChatMessage, Collaborator, Event, Mission, Session, SessionStatus};
+use super::model::{Asset, ChatMessage, Event, Mission, Session};
 use super::patch::{PatchBudget, Patched};
 
 /// State built from events.
@@ -65,11 +66,6 @@ pub enum ReplayError {
         /// What came.
         got: u64,
     },
-}
-
-fn field<T: serde::de::DeserializeOwned>(event: &Event, name: &str) -> Result<T, ReplayError> {
-    let value = event.data.get(name).cloned().unwrap_or(Value::Null);
-    serde_json::from_value(value).map_err(|e| malformed(event, format!("{name}: {e}")))
 }
 
 fn malformed(event: &Event, why: impl std::fmt::Display) -> ReplayError {
@@ -152,38 +148,42 @@ impl Replayed {
             });
         }
         self.offset = event.offset;
-        match event.kind.as_str() {
-            "session.created" => self.session = Some(field(event, "session")?),
-            "session.imported" | "session.forked" => {
-                let session: Session = field(event, "session")?;
+        let decoded = SessionEvent::decode(event).map_err(|e| malformed(event, e))?;
+        // A type this version does not know changes nothing it replays.
+        let Some(decoded) = decoded else {
+            return Ok(());
+        };
+        match decoded {
+            SessionEvent::SessionCreated { session } => self.session = Some(session),
+            SessionEvent::SessionImported(copied) | SessionEvent::SessionForked(copied) => {
+                let session = copied.session;
                 // The copied history now belongs to the new session.
                 for message in &mut self.messages {
                     message.session_id = session.id;
                 }
                 self.session = Some(session);
-                self.set_mission(event.data.get("mission").cloned());
+                self.set_mission(copied.mission);
             }
-            "session.updated" => {
+            SessionEvent::SessionUpdated { name, metadata } => {
                 if let Some(session) = self.session.as_mut() {
-                    if let Some(name) = event.data.get("name").and_then(Value::as_str) {
-                        session.name = name.to_owned();
+                    if let Some(name) = name {
+                        session.name = name;
                     }
-                    if event.data.get("metadata").is_some() {
-                        session.metadata = field(event, "metadata")?;
+                    if let Some(metadata) = metadata {
+                        session.metadata = metadata;
                     }
                     session.updated_at = event.at;
                 }
             }
-            "session.status_changed" => {
-                let to: SessionStatus = field(event, "to")?;
+            SessionEvent::StatusChanged { to, .. } => {
                 if let Some(session) = self.session.as_mut() {
                     session.status = to;
                     session.updated_at = event.at;
                 }
             }
-            "session.deleted" => self.deleted = true,
-            "collaborator.added" | "collaborator.updated" => {
-                let c: Collaborator = field(event, "collaborator")?;
+            SessionEvent::SessionDeleted { .. } => self.deleted = true,
+            SessionEvent::CollaboratorAdded { collaborator: c }
+            | SessionEvent::CollaboratorUpdated { collaborator: c } => {
                 if let Some(session) = self.session.as_mut() {
                     match session
                         .collaborators
@@ -196,23 +196,20 @@ impl Replayed {
                     session.updated_at = event.at;
                 }
             }
-            "collaborator.removed" => {
-                let user: String = field(event, "user_id")?;
+            SessionEvent::CollaboratorRemoved { user_id } => {
                 if let Some(session) = self.session.as_mut() {
-                    session.collaborators.retain(|c| c.user_id != user);
+                    session.collaborators.retain(|c| c.user_id != user_id);
                     session.updated_at = event.at;
                 }
             }
-            "chat.message" => {
-                let mut message: ChatMessage = field(event, "message")?;
+            SessionEvent::ChatMessage { mut message } => {
                 message.offset = event.offset;
                 if let Some(session) = self.session.as_mut() {
                     session.message_count += 1;
                 }
                 self.messages.push(message);
             }
-            "mission.linked" => {
-                let mission: Value = field(event, "mission")?;
+            SessionEvent::MissionLinked { mission } => {
                 if let Some(session) = self.session.as_mut() {
                     let id = mission.get("id").cloned().unwrap_or(Value::Null);
                     session.mission_id = Some(
@@ -223,12 +220,12 @@ impl Replayed {
                 }
                 self.set_mission(Some(mission));
             }
-            "mission.updated" => {
-                let ops: json_patch::Patch = field(event, "patch")?;
-                let revision: u64 = field(event, "revision")?;
+            SessionEvent::MissionUpdated {
+                patch, revision, ..
+            } => {
                 if let Some(doc) = self.mission_doc.as_mut() {
                     doc.apply(
-                        &ops.0,
+                        &patch.0,
                         self.limits.max_mission_bytes,
                         &self.limits,
                         &mut self.budget,
@@ -244,12 +241,10 @@ impl Replayed {
                     }
                 }
             }
-            "asset.added" => self.assets.push(field(event, "asset")?),
-            "asset.removed" => {
-                let id: uuid::Uuid = field(event, "asset_id")?;
-                self.assets.retain(|a| a.id != id);
+            SessionEvent::AssetAdded { asset } => self.assets.push(asset),
+            SessionEvent::AssetRemoved { asset_id } => {
+                self.assets.retain(|a| a.id != asset_id);
             }
-            _ => {}
         }
         if let Some(session) = self.session.as_mut() {
             session.last_activity_at = session.last_activity_at.max(event.at);

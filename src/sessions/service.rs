@@ -3,21 +3,22 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::events::SessionEvent;
 use super::feed::{ActivityFeed, Notice};
 use super::limits::DomainLimits;
 use super::model::{new_id, Collaborator, Event, Role, Session, SessionStatus, Timestamp};
 use super::status;
+use super::store::{Commit, CommitOutcome, EventDraft, SessionRecord, SessionStore};
+use super::touch::TouchThrottle;
 use super::validate;
 use crate::channels;
-use crate::engine::store::{Commit, CommitOutcome, EventDraft, SessionRecord};
-use crate::engine::{Engine, EngineError, Payload, Publication, PublishRequest};
+use crate::engine::{Broker, EngineError, Payload, Publication, PublishRequest};
 
 /// The actor of changes the server makes by itself (the sweeper).
 pub const SYSTEM_ACTOR: &str = "system";
@@ -32,10 +33,13 @@ pub struct SessionService {
 }
 
 pub(super) struct ServiceInner {
-    pub(super) engine: Arc<dyn Engine>,
+    /// Where sessions are kept.
+    pub(super) store: Arc<dyn SessionStore>,
+    /// Channels: publications, presence, subscriptions.
+    pub(super) broker: Arc<dyn Broker>,
     pub(super) limits: DomainLimits,
     /// When each session's activity was last stored by this node.
-    last_touch: DashMap<Uuid, Instant>,
+    last_touch: TouchThrottle,
     /// Coalesced `session.activity` notices.
     pub(super) feed: ActivityFeed,
 }
@@ -76,14 +80,9 @@ impl Change {
     }
 
     /// Adds an event.
-    pub fn event(&mut self, kind: &str, data: Value) {
-        self.events.push(EventDraft {
-            kind: kind.to_owned(),
-            actor: self.actor.clone(),
-            at: self.at,
-            data,
-            imported: None,
-        });
+    pub fn emit(&mut self, event: SessionEvent) {
+        self.events
+            .push(EventDraft::new(event, self.actor.clone(), self.at));
     }
 
     /// Tells every collaborator (before and after the change) about it on their feed.
@@ -110,8 +109,7 @@ impl Change {
         let from = self.record.session.status;
         self.record.session.status = to;
         self.record.session.updated_at = self.at;
-        let data = json!({ "from": from, "to": to });
-        self.event("session.status_changed", data.clone());
+        self.emit(SessionEvent::StatusChanged { from, to });
         let notice = json!({ "type": "session.status_changed", "session_id": self.record.session.id, "from": from, "to": to });
         self.notify_all(notice);
     }
@@ -225,14 +223,19 @@ pub struct SessionPage {
 }
 
 impl SessionService {
-    /// A service over `engine`.
-    pub fn new(engine: Arc<dyn Engine>, limits: DomainLimits) -> Self {
+    /// A service keeping sessions in `store` and publishing through `broker`.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        broker: Arc<dyn Broker>,
+        limits: DomainLimits,
+    ) -> Self {
         Self {
             inner: Arc::new(ServiceInner {
                 feed: ActivityFeed::new(limits.activity_notice_interval),
-                engine,
+                last_touch: TouchThrottle::new(limits.activity_interval),
+                store,
+                broker,
                 limits,
-                last_touch: DashMap::new(),
             }),
         }
     }
@@ -242,8 +245,12 @@ impl SessionService {
         &self.inner.limits
     }
 
-    pub(super) fn engine(&self) -> &dyn Engine {
-        self.inner.engine.as_ref()
+    pub(super) fn store(&self) -> &dyn SessionStore {
+        self.inner.store.as_ref()
+    }
+
+    pub(super) fn broker(&self) -> &dyn Broker {
+        self.inner.broker.as_ref()
     }
 
     /// Loads a session the actor may see, with their role; 404 otherwise.
@@ -253,7 +260,7 @@ impl SessionService {
         id: Uuid,
     ) -> Result<(SessionRecord, Role), DomainError> {
         let record = self
-            .engine()
+            .store()
             .load(id)
             .await?
             .ok_or(DomainError::NotFound("session"))?;
@@ -266,7 +273,7 @@ impl SessionService {
 
     /// Loads a session whoever asks (the server API); 404 when it does not exist.
     pub(super) async fn load_any(&self, id: Uuid) -> Result<SessionRecord, DomainError> {
-        self.engine()
+        self.store()
             .load(id)
             .await?
             .ok_or(DomainError::NotFound("session"))
@@ -373,7 +380,7 @@ impl SessionService {
             idempotency,
             expect_activity_at_most: activity_at_most,
         };
-        match self.engine().commit(commit).await? {
+        match self.store().commit(commit).await? {
             CommitOutcome::Conflict => Ok(None),
             CommitOutcome::Duplicate(response) => Ok(Some(Outcome::Replayed(response))),
             CommitOutcome::Committed { events, .. } => {
@@ -400,7 +407,7 @@ impl SessionService {
         }
         let channel = channels::session(session_id);
         for user in revoke {
-            if let Err(err) = self.engine().unsubscribe_user(&channel, &user).await {
+            if let Err(err) = self.broker().unsubscribe_user(&channel, &user).await {
                 tracing::warn!(error = %err, %user, "could not end a revoked subscription");
             }
         }
@@ -419,7 +426,7 @@ impl SessionService {
             publication: Publication::of(data),
             history: true,
         };
-        if let Err(err) = self.engine().publish(&channels::user(user), request).await {
+        if let Err(err) = self.broker().publish(&channels::user(user), request).await {
             tracing::warn!(error = %err, %user, "user feed notice lost");
         }
     }
@@ -482,7 +489,9 @@ impl SessionService {
             version: 0,
         };
         let mut change = Change::new(record, actor, now);
-        change.event("session.created", json!({ "session": session }));
+        change.emit(SessionEvent::SessionCreated {
+            session: session.clone(),
+        });
         let notice = json!({ "type": "session.added", "session": session });
         change.notify_all(notice);
         match self.commit(change, session).await? {
@@ -495,7 +504,7 @@ impl SessionService {
     pub(super) async fn check_owned_sessions(&self, actor: &str) -> Result<(), DomainError> {
         let max = self.limits().max_sessions_per_user;
         let owned = self
-            .engine()
+            .store()
             .sessions_of(actor)
             .await?
             .iter()
@@ -514,7 +523,7 @@ impl SessionService {
     /// A consistent snapshot of a session the caller can see.
     pub async fn snapshot(&self, actor: &str, id: Uuid) -> Result<SessionSnapshot, DomainError> {
         let snapshot = self
-            .engine()
+            .store()
             .snapshot(id, SNAPSHOT_MESSAGES)
             .await?
             .ok_or(DomainError::NotFound("session"))?;
@@ -541,7 +550,7 @@ impl SessionService {
     /// The role of `user` in a session, or `None` if they cannot see it.
     pub async fn role_of(&self, user: &str, id: Uuid) -> Result<Option<Role>, DomainError> {
         Ok(self
-            .engine()
+            .store()
             .load(id)
             .await?
             .and_then(|r| r.session.role_of(user)))
@@ -550,7 +559,7 @@ impl SessionService {
     /// The caller's sessions, newest activity first, filtered and paged.
     pub async fn list(&self, actor: &str, query: ListQuery) -> Result<SessionPage, DomainError> {
         let limit = query.limit.unwrap_or(20).clamp(1, 100);
-        let mut sessions = self.engine().sessions_of(actor).await?;
+        let mut sessions = self.store().sessions_of(actor).await?;
         if let Some(status) = query.status {
             sessions.retain(|s| s.status == status);
         }
@@ -587,7 +596,7 @@ impl SessionService {
 
     /// The caller's most recently active `active` session.
     pub async fn active(&self, actor: &str) -> Result<Session, DomainError> {
-        let sessions = self.engine().sessions_of(actor).await?;
+        let sessions = self.store().sessions_of(actor).await?;
         sessions
             .into_iter()
             .filter(|s| s.status == SessionStatus::Active)
@@ -612,10 +621,9 @@ impl SessionService {
             .mutate(actor, id, Role::Editor, |_, change| {
                 change.activity()?;
                 let session = &mut change.record.session;
-                let mut data = Map::new();
+                let mut new_metadata = None;
                 if let Some(name) = &name {
                     session.name = name.clone();
-                    data.insert("name".into(), json!(name));
                 }
                 if let Some(patch) = &input.metadata {
                     for (k, v) in patch {
@@ -626,16 +634,19 @@ impl SessionService {
                         }
                     }
                     validate::metadata("metadata", &session.metadata, &limits)?;
-                    data.insert("metadata".into(), Value::Object(session.metadata.clone()));
+                    new_metadata = Some(session.metadata.clone());
                 }
-                if data.is_empty() {
+                if name.is_none() && new_metadata.is_none() {
                     return Err(DomainError::Invalid(
                         "nothing to update: give name and/or metadata".into(),
                     ));
                 }
                 session.updated_at = change.at;
                 let session = session.clone();
-                change.event("session.updated", Value::Object(data));
+                change.emit(SessionEvent::SessionUpdated {
+                    name: name.clone(),
+                    metadata: new_metadata,
+                });
                 Ok(session)
             })
             .await?;
@@ -664,7 +675,7 @@ impl SessionService {
     /// farewell event and the collaborators' notices. Returns false when it
     /// was gone already or is no longer archived.
     pub async fn sweep_delete(&self, id: Uuid, at: Timestamp) -> Result<bool, DomainError> {
-        let Some(record) = self.engine().load(id).await? else {
+        let Some(record) = self.store().load(id).await? else {
             return Ok(false);
         };
         if record.session.status != SessionStatus::Archived {
@@ -687,7 +698,7 @@ impl SessionService {
                 user_ids(&record.session.collaborators)
             }
             Err(DomainError::Engine(EngineError::Corrupt(why))) => {
-                let Some((owner, members)) = self.engine().members(id).await? else {
+                let Some((owner, members)) = self.store().members(id).await? else {
                     return Err(DomainError::NotFound("session"));
                 };
                 if !members.iter().any(|m| m == actor) {
@@ -718,14 +729,12 @@ impl SessionService {
         actor: &str,
         at: Timestamp,
     ) -> Result<bool, DomainError> {
-        let farewell = EventDraft {
-            kind: "session.deleted".into(),
-            actor: actor.to_owned(),
+        let farewell = EventDraft::new(
+            SessionEvent::SessionDeleted { session_id: id },
+            actor.to_owned(),
             at,
-            data: json!({ "session_id": id }),
-            imported: None,
-        };
-        if !self.engine().delete(id, farewell).await? {
+        );
+        if !self.store().delete(id, farewell).await? {
             return Ok(false);
         }
         let notice = json!({ "type": "session.removed", "session_id": id, "reason": "deleted" });
@@ -734,11 +743,11 @@ impl SessionService {
         }
         let channel = channels::session(id);
         for user in members {
-            if let Err(err) = self.engine().unsubscribe_user(&channel, user).await {
+            if let Err(err) = self.broker().unsubscribe_user(&channel, user).await {
                 tracing::warn!(error = %err, "could not end subscriptions of a deleted session");
             }
         }
-        self.inner.last_touch.remove(&id);
+        self.inner.last_touch.forget(id);
         Ok(true)
     }
 
@@ -752,7 +761,7 @@ impl SessionService {
     ) -> Result<Vec<Event>, DomainError> {
         self.load_visible(actor, id).await?;
         Ok(self
-            .engine()
+            .store()
             .events(id, from.max(1), limit.clamp(1, 1000))
             .await?)
     }
@@ -775,16 +784,11 @@ impl SessionService {
             return Err(DomainError::Archived);
         }
         let now = Instant::now();
-        let due = self
-            .inner
-            .last_touch
-            .get(&id)
-            .is_none_or(|last| now.duration_since(*last) >= self.limits().activity_interval);
         let mut session = record.session;
-        if due {
+        if self.inner.last_touch.due(id, now) {
             let at = Utc::now();
-            self.engine().touch(id, at).await?;
-            self.inner.last_touch.insert(id, now);
+            self.store().touch(id, at).await?;
+            self.inner.last_touch.record(id, now);
             session.last_activity_at = at;
         }
         Ok(session)

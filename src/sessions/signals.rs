@@ -92,7 +92,7 @@ impl SessionService {
             publication: Publication::of(data),
             history: false,
         };
-        self.engine()
+        self.broker()
             .publish(&channels::session(id), request)
             .await?;
         Ok(())

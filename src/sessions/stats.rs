@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::DomainError;
 use super::service::SessionService;
-use crate::engine::store::MessageRange;
+use crate::sessions::store::MessageRange;
 
 /// Counts over a whole session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -43,12 +43,12 @@ impl SessionService {
             limit: usize::MAX,
             ..Default::default()
         };
-        for m in self.engine().messages(id, range).await? {
+        for m in self.store().messages(id, range).await? {
             stats.messages += 1;
             *stats.messages_by_author.entry(m.author).or_default() += 1;
             *stats.messages_by_role.entry(name_of(&m.role)).or_default() += 1;
         }
-        for e in self.engine().events(id, 1, usize::MAX).await? {
+        for e in self.store().events(id, 1, usize::MAX).await? {
             stats.events += 1;
             *stats.events_by_type.entry(e.kind).or_default() += 1;
         }

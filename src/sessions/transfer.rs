@@ -7,6 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::events::{Copied, CopySource, SessionEvent};
 use super::import;
 use super::model::{
     new_id, Asset, ChatMessage, Collaborator, Event, Mission, Role, Session, SessionStatus,
@@ -16,8 +17,8 @@ use super::patch::PatchBudget;
 use super::replay::Replayed;
 use super::service::{Change, Outcome, SessionService};
 use super::validate;
-use crate::engine::store::{EventDraft, MessageRange, SessionRecord};
 use crate::engine::EngineError;
+use crate::sessions::store::{EventDraft, MessageRange, SessionRecord};
 
 /// Format name of export documents.
 pub const EXPORT_FORMAT: &str = "tandem.session/1";
@@ -50,7 +51,7 @@ impl SessionService {
     pub async fn export(&self, actor: &str, id: Uuid) -> Result<SessionExport, DomainError> {
         let (record, _) = self.load_visible(actor, id).await?;
         let messages = self
-            .engine()
+            .store()
             .messages(
                 id,
                 MessageRange {
@@ -59,7 +60,7 @@ impl SessionService {
                 },
             )
             .await?;
-        let events = self.engine().events(id, 1, ALL).await?;
+        let events = self.store().events(id, 1, ALL).await?;
         Ok(SessionExport {
             format: EXPORT_FORMAT.to_owned(),
             exported_at: Utc::now(),
@@ -113,7 +114,10 @@ impl SessionService {
         session.metadata = doc.session.metadata;
         session.status = doc.session.status;
         self.check_owned_sessions(actor).await?;
-        let from = json!({ "session_id": origin });
+        let from = CopySource {
+            session_id: origin,
+            offset: None,
+        };
         session.id = new_id();
         session.owner = actor.to_owned();
         // Access is granted explicitly: a document cannot add anyone to the new
@@ -127,7 +131,7 @@ impl SessionService {
             state.assets,
             state.messages,
             events,
-            "session.imported",
+            SessionEvent::SessionImported,
             from,
         )
         .await
@@ -142,7 +146,7 @@ impl SessionService {
         at_offset: Option<u64>,
     ) -> Result<Session, DomainError> {
         self.load_visible(actor, id).await?;
-        let events = self.engine().events(id, 1, ALL).await?;
+        let events = self.store().events(id, 1, ALL).await?;
         let top = events.last().map_or(0, |e| e.offset);
         let at = at_offset.unwrap_or(top);
         if at == 0 || at > top {
@@ -170,7 +174,10 @@ impl SessionService {
         session.created_at = now;
         session.updated_at = now;
         session.message_count = state.messages.len() as u64;
-        let from = json!({ "session_id": id, "offset": at });
+        let from = CopySource {
+            session_id: id,
+            offset: Some(at),
+        };
         self.create_with_history(
             actor,
             session,
@@ -178,7 +185,7 @@ impl SessionService {
             state.assets,
             state.messages,
             history,
-            "session.forked",
+            SessionEvent::SessionForked,
             from,
         )
         .await
@@ -195,8 +202,8 @@ impl SessionService {
         assets: Vec<Asset>,
         messages: Vec<ChatMessage>,
         history: Vec<Event>,
-        kind: &str,
-        from: serde_json::Value,
+        kind: fn(Copied) -> SessionEvent,
+        from: CopySource,
     ) -> Result<Session, DomainError> {
         let now = Utc::now();
         // The closing event is the session's latest activity.
@@ -216,13 +223,19 @@ impl SessionService {
             .collect();
         let expected = history.len() as u64 + 1;
         let mut events: Vec<EventDraft> = history.into_iter().map(EventDraft::from).collect();
-        events.push(EventDraft {
-            kind: kind.to_owned(),
-            actor: actor.to_owned(),
-            at: now,
-            data: json!({ "session": session, "mission": mission, "from": from }),
-            imported: None,
-        });
+        let mission_doc = match &mission {
+            Some(m) => Some(
+                serde_json::to_value(m)
+                    .map_err(|e| DomainError::Engine(EngineError::Internal(e.to_string())))?,
+            ),
+            None => None,
+        };
+        let copied = Copied {
+            session: session.clone(),
+            mission: mission_doc,
+            from,
+        };
+        events.push(EventDraft::new(kind(copied), actor.to_owned(), now));
         let record = SessionRecord {
             session: session.clone(),
             mission,

@@ -15,7 +15,6 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 use tandem::engine::memory::MemoryEngine;
 use tandem::engine::redis::{RedisConfig, RedisEngine};
-use tandem::engine::store::{Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord};
 use tandem::engine::{ClientInfo, Payload, Publication};
 use tandem::engine::{
     Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, PublishRequest, StreamPosition,
@@ -24,6 +23,7 @@ use tandem::sessions::model::{
     new_id, ChatMessage, Collaborator, MessageRole, Mission, MissionStatus, Role, Session,
     SessionStatus,
 };
+use tandem::sessions::store::{Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord};
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;

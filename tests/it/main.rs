@@ -14,6 +14,7 @@ mod redis_durability;
 mod redis_e2e;
 mod redis_failure;
 mod redis_harness;
+mod rest_rpc_parity;
 mod server_api;
 mod sessions_access;
 mod sessions_convergence;

@@ -175,5 +175,10 @@ async fn metrics_can_be_moved_or_turned_off() {
     let response = reqwest::get(format!("http://{}/metrics", off.addr))
         .await
         .unwrap();
-    assert_ne!(response.status().as_u16(), 200);
+    assert_eq!(response.status().as_u16(), 404);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("TANDEM_METRICS=false"));
 }

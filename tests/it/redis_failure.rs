@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tandem::engine::redis::{RedisConfig, RedisEngine};
-use tandem::engine::{Engine, EngineError, PublishRequest};
+use tandem::engine::{Broker, EngineError, PublishRequest};
 use tandem::engine::{Payload, Publication};
 use tokio_util::sync::CancellationToken;
 

@@ -16,7 +16,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const FRONTEND = path.resolve(HERE, '../..');
 export const REPO = path.resolve(FRONTEND, '..');
 export const DIST = path.join(FRONTEND, 'dist');
-export const SCREENSHOTS = path.join(REPO, 'docs', 'screenshots');
+// Screenshots go to a temporary folder, so a test run leaves the checkout
+// as it was; TANDEM_SCREENSHOTS=docs/screenshots refreshes the README's.
+export const SCREENSHOTS = process.env.TANDEM_SCREENSHOTS
+  ? path.resolve(REPO, process.env.TANDEM_SCREENSHOTS)
+  : path.join(tmpdir(), 'tandem-screenshots');
 export const BIN = process.env.TANDEM_BIN ? path.resolve(process.env.TANDEM_BIN) : path.join(REPO, 'target', 'debug', 'tandem');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Generous: a loaded 2-core machine builds and tests at the same time. */

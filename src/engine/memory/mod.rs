@@ -16,14 +16,14 @@ use tokio_util::sync::CancellationToken;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::store::{
-    Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
-};
 use super::{
-    ClientInfo, Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage,
+    Broker, ClientInfo, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage,
     Payload, PresenceMap, Publication, PublishRequest, StreamPosition,
 };
 use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus};
+use crate::sessions::store::{
+    Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
+};
 use presence::PresenceTable;
 use sessions::{lock, select_messages, SessionTable};
 pub(crate) use stream::new_epoch;
@@ -309,7 +309,7 @@ impl SessionStore for MemoryEngine {
 }
 
 #[async_trait]
-impl Engine for MemoryEngine {
+impl Broker for MemoryEngine {
     fn name(&self) -> &'static str {
         "memory"
     }

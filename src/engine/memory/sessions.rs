@@ -12,8 +12,8 @@ use dashmap::DashMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::engine::store::{quiet_since, MessageRange, SessionRecord};
 use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus, Timestamp};
+use crate::sessions::store::{quiet_since, MessageRange, SessionRecord};
 
 /// One session's stored state.
 pub(super) struct Entry {

@@ -39,11 +39,11 @@ use tokio_util::sync::CancellationToken;
 pub use keys::validate_prefix;
 use keys::{ChannelKeys, Keys};
 
-use super::{ClientInfo, Payload, Publication};
 use super::{
-    Engine, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage, PresenceMap,
+    Broker, EngineConfig, EngineError, EngineEvents, HistoryFilter, HistoryPage, PresenceMap,
     PublishRequest, StreamPosition,
 };
+use super::{ClientInfo, Payload, Publication};
 use subscriber::Fanout;
 use wire::Message;
 
@@ -122,7 +122,7 @@ impl Scripts {
 /// The Redis engine. Cheap to clone (shares its connections).
 ///
 /// Build it with [`RedisEngine::new`], then run [`RedisEngine::run`] (the
-/// pub/sub loop) as a background task: without it, [`Engine::subscribe`]
+/// pub/sub loop) as a background task: without it, [`Broker::subscribe`]
 /// fails with [`EngineError::Unavailable`] and nothing is delivered.
 #[derive(Clone)]
 pub struct RedisEngine {
@@ -284,7 +284,7 @@ fn entry_to_publication(id: &str, fields: &[Vec<u8>]) -> Result<Publication, Eng
 type HistoryReply = (String, u64, i64, Vec<(String, Vec<Vec<u8>>)>);
 
 #[async_trait]
-impl Engine for RedisEngine {
+impl Broker for RedisEngine {
     fn name(&self) -> &'static str {
         "redis"
     }

@@ -17,11 +17,11 @@ use uuid::Uuid;
 
 use super::keys::SessionKeys;
 use super::{candidate_epoch, internal, run, RedisEngine};
-use crate::engine::store::{
-    Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
-};
 use crate::engine::{EngineError, StreamPosition};
 use crate::sessions::model::{ChatMessage, Event, Mission, Session, SessionStatus};
+use crate::sessions::store::{
+    Commit, CommitOutcome, EventDraft, MessageRange, SessionRecord, SessionStore, Snapshot,
+};
 
 /// How often `delete` re-reads a record that changed under it.
 const DELETE_ATTEMPTS: usize = 5;

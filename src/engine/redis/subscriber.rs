@@ -29,7 +29,8 @@ use super::wire::{self, Message};
 use crate::engine::{ClientInfo, Publication};
 use crate::engine::{EngineError, EngineEvents};
 
-/// First pause before reconnecting; doubles up to [`MAX_BACKOFF`].
+/// First pause before reconnecting; doubles up to [`MAX_BACKOFF`], each
+/// pause jittered (see [`jittered`]).
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Idle connections are probed this often (a dead peer is found within
@@ -351,12 +352,19 @@ impl Fanout {
 
 /// Sleeps for the backoff (doubling it); true when stopped meanwhile.
 async fn pause(stop: &CancellationToken, backoff: &mut Duration) -> bool {
-    let wait = *backoff;
+    let wait = jittered(*backoff);
     *backoff = (*backoff * 2).min(MAX_BACKOFF);
     tokio::select! {
         _ = stop.cancelled() => true,
         _ = tokio::time::sleep(wait) => false,
     }
+}
+
+/// A pause of between half and all of `backoff` ("equal jitter"), so that
+/// the nodes that lost one Redis together do not come back in lockstep.
+fn jittered(backoff: Duration) -> Duration {
+    let half = backoff / 2;
+    half + half.mul_f64(rand::random::<f64>())
 }
 
 fn down() -> EngineError {
@@ -548,5 +556,19 @@ impl FanoutInner {
             Message::Unsubscribe(user) => Action::Unsubscribe(channel, user),
             Message::DisconnectUser { .. } => Action::Ignore,
         }
+    }
+}
+
+#[cfg(test)]
+mod jitter_tests {
+    use super::*;
+
+    #[test]
+    fn pauses_are_jittered_within_the_backoff() {
+        let backoff = Duration::from_millis(800);
+        let waits: Vec<Duration> = (0..64).map(|_| jittered(backoff)).collect();
+        assert!(waits.iter().all(|w| *w >= backoff / 2 && *w <= backoff));
+        let distinct: std::collections::BTreeSet<Duration> = waits.iter().copied().collect();
+        assert!(distinct.len() > 8, "pauses are spread, not one value");
     }
 }

@@ -14,16 +14,44 @@
 //! service layer on a loaded record; the store only checks the version. Two
 //! writers racing on one session: one commits, the other gets
 //! [`CommitOutcome::Conflict`] and the service retries on the fresh record.
+//!
+//! This contract belongs to the domain: engines implement it (the memory
+//! engine in `engine/memory/sessions.rs`, Redis in `engine/redis/store.rs`)
+//! and pass one contract suite (`tests/it/engine_contract.rs`). The broker
+//! half of an engine (`crate::engine::Broker`) knows nothing of it.
+//!
+//! # What is one step, and what may follow it
+//! **Part of the atomic step** of [`SessionStore::commit`] (and of
+//! [`SessionStore::delete`]), on every engine, and relied on by the domain:
+//! the version check, the record, the appended messages, the appended events,
+//! their offsets and their publication on `session:<id>`, the idempotency
+//! entry, and the session's own per-session keys. A reader never sees a
+//! record without its events, an event that was not stored, or an
+//! acknowledged write that was not published.
+//!
+//! **Indexes that may follow the step** (eventually consistent): the
+//! per-user lists read by [`SessionStore::sessions_of`], the sweeper's idle
+//! index read by [`SessionStore::due_sessions`], and the index of linked
+//! missions. Both engines update them inside the same step today (one Redis
+//! script), but callers must not depend on it, so an engine whose storage is
+//! split across shards (Redis Cluster) may write them after the step with an
+//! idempotent repair. Readers are written for that: `sessions_of` re-checks
+//! each listed session's membership on its record (an index entry that lags
+//! never shows a session to a removed collaborator), and the sweeper reloads
+//! the record and re-checks its status and quiet time before it acts on a due
+//! entry (a stale idle entry changes nothing). What an index that lags may
+//! cost is a session missing from a list, or a sweep that comes late, until
+//! the follow-up write or the repair lands.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{EngineError, StreamPosition};
-use crate::sessions::model::{
-    Asset, ChatMessage, Event, ImportedEvent, Mission, Session, SessionStatus,
-};
+use crate::engine::{EngineError, StreamPosition};
+
+use super::events::SessionEvent;
+use super::model::{Asset, ChatMessage, Event, ImportedEvent, Mission, Session, SessionStatus};
 
 /// A session's mutable state, versioned as a whole.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -54,6 +82,18 @@ pub struct EventDraft {
 }
 
 impl EventDraft {
+    /// A new event by `actor` at `at`, in its stored form.
+    pub fn new(event: SessionEvent, actor: String, at: DateTime<Utc>) -> Self {
+        let (kind, data) = event.into_parts();
+        Self {
+            kind,
+            actor,
+            at,
+            data,
+            imported: None,
+        }
+    }
+
     /// The event this draft becomes at `offset`.
     pub fn at_offset(self, offset: u64) -> Event {
         Event {
