@@ -4,6 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_rest;
+mod balancer;
+mod deploy_files;
+mod deploy_rolling;
+mod deploy_topology;
 mod engine_contract;
 mod hardening;
 mod helpers;
@@ -15,6 +19,7 @@ mod redis_e2e;
 mod redis_failure;
 mod redis_harness;
 mod rest_rpc_parity;
+mod roaming;
 mod server_api;
 mod sessions_access;
 mod sessions_convergence;
