@@ -68,6 +68,7 @@ pub fn node(error: NodeError) -> ProtocolError {
             ProtocolError::internal()
         }
         NodeError::InsufficientState => ProtocolError::internal(),
+        NodeError::Unrecoverable => ProtocolError::unrecoverable_position(),
         NodeError::Engine(err) => engine(err),
         NodeError::Domain(err) => domain(err),
     }
@@ -83,6 +84,7 @@ pub fn node_as_domain(error: NodeError) -> DomainError {
         NodeError::PermissionDenied => DomainError::Invalid("unknown channel".into()),
         NodeError::NotAvailable => DomainError::Invalid("not available on this channel".into()),
         NodeError::Timeout => DomainError::Contention,
+        NodeError::Unrecoverable => DomainError::Engine(EngineError::UnrecoverablePosition),
         NodeError::AlreadySubscribed
         | NodeError::ConnectionLimit(_)
         | NodeError::InsufficientState => {
