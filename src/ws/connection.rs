@@ -33,7 +33,8 @@ pub async fn run(
     max_message: usize,
     shutdown: CancellationToken,
 ) {
-    let (outbox, rx, mut control) = Outbox::new(node.limits().max_queue);
+    let (outbox, rx, mut control) =
+        Outbox::new(node.limits().max_queue, node.limits().max_queue_bytes);
     let metrics = node.metrics().clone();
     metrics.connection_opened();
     let mut state = ClientState::new(node, codec, outbox.clone());
