@@ -23,13 +23,16 @@ use crate::engine::{Broker, Engine};
 use crate::http::{self, HttpLimits};
 use crate::hub::Hub;
 use crate::node::{ClientLimits, Node, NodeParts};
+use crate::observe::engine::MeteredEngine;
+use crate::observe::Metrics;
 use crate::rpc::{RpcRouter, ServerInfo};
 use crate::sessions::store::SessionStore;
 use crate::sessions::SessionService;
 use crate::shutdown::Shutdown;
 pub use crate::state::AppState;
+use crate::state::ServerApiSettings;
 use crate::sweeper::Sweeper;
-use crate::{api, ops, web, ws};
+use crate::{api, observe, ops, web, ws};
 
 /// How long a node waits at start for its engine to be ready before it
 /// accepts clients anyway (and reports not ready).
@@ -52,7 +55,19 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let config = &settings.config;
         let shutdown = Shutdown::new();
-        let hub = Hub::new(config.max_queue, config.max_connections_per_user);
+        let metrics = if config.metrics {
+            Metrics::new()
+        } else {
+            Metrics::disabled()
+        };
+        shutdown
+            .tracker()
+            .spawn(metrics.clone().run_upkeep(shutdown.token()));
+        let hub = Hub::new(
+            config.max_queue,
+            config.max_connections_per_user,
+            metrics.clone(),
+        );
         let engine: Arc<dyn Engine> = match config.engine {
             EngineKind::Memory => {
                 let memory = MemoryEngine::new(settings.engine(), Arc::new(hub.clone()));
@@ -79,6 +94,8 @@ impl App {
                 Arc::new(redis)
             }
         };
+        // Every engine call of the node, the service and the sweeper is measured here.
+        let engine = MeteredEngine::wrap(engine, metrics.clone());
         let verifier = TokenVerifier::new(&settings.verifier())?;
         let node_id = uuid::Uuid::new_v4().to_string();
         let sessions = SessionService::new(
@@ -89,7 +106,12 @@ impl App {
         shutdown
             .tracker()
             .spawn(sessions.clone().run_activity_feed(shutdown.token()));
-        let sweeper = Sweeper::new(sessions.clone(), engine.clone(), settings.sweeper());
+        let sweeper = Sweeper::new(
+            sessions.clone(),
+            engine.clone(),
+            settings.sweeper(),
+            metrics.clone(),
+        );
         shutdown
             .tracker()
             .spawn(sweeper.clone().run(shutdown.token()));
@@ -117,6 +139,7 @@ impl App {
             verifier,
             rpc,
             limits,
+            metrics,
         });
         let minter = match (&settings.hs256_secret, config.dev) {
             (Some(secret), true) => Some(Arc::new(TokenMinter::new(secret))),
@@ -129,6 +152,12 @@ impl App {
             max_frame_bytes: config.max_frame_bytes,
             read_buffer: config.ws_read_buffer,
             minter,
+            server_api: config.server_api_key.clone().map(|keys| {
+                Arc::new(ServerApiSettings {
+                    keys,
+                    max_batch: config.server_api_max_batch,
+                })
+            }),
         };
         let router = router(state.clone(), config);
         let max_connections =
@@ -239,14 +268,23 @@ fn router(state: AppState, config: &crate::config::Config) -> Router {
     if state.minter.is_some() {
         router = router.route("/api/dev/token", post(api::dev::token));
     }
+    // Mounted even when off, so a scrape gets a 404, not the frontend's page.
+    router = router.route(&config.metrics_path, get(ops::metrics));
+    let metrics = state.node.metrics().clone();
     // Last: the frontend answers only what no route above matched.
-    let router = web::mount(router, &config.frontend_dir)
-        .method_not_allowed_fallback(api::error::method_not_allowed);
-    router
+    let mut router = web::mount(router, &config.frontend_dir)
+        .method_not_allowed_fallback(api::error::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             config.http_body_timeout,
             api::timeout::limit,
-        ))
+        ));
+    if metrics.is_enabled() {
+        router = router.layer(middleware::from_fn_with_state(
+            metrics,
+            observe::http::track,
+        ));
+    }
+    router
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

@@ -352,6 +352,34 @@ pub struct Config {
     #[arg(long, env = "TANDEM_WS_READ_BUFFER", default_value_t = 4096)]
     pub ws_read_buffer: usize,
 
+    /// Serve Prometheus metrics (connections, commands, deliveries, engine
+    /// latency, HTTP requests…) at `TANDEM_METRICS_PATH`. Defaults to true.
+    #[arg(
+        long,
+        env = "TANDEM_METRICS",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub metrics: bool,
+
+    /// Path of the Prometheus text endpoint (outside `/api`). Defaults to /metrics.
+    #[arg(long, env = "TANDEM_METRICS_PATH", default_value = "/metrics")]
+    pub metrics_path: String,
+
+    /// API keys of the server API (`/api/server`, for application backends
+    /// and agents), comma-separated so a key can be rotated (old and new both
+    /// valid for a while). Each at least 16 bytes. Defaults to none: the
+    /// server API is off and answers 404.
+    #[arg(long, env = "TANDEM_SERVER_API_KEY", hide_env_values = true, value_parser = parse_api_keys)]
+    pub server_api_key: Option<ApiKeys>,
+
+    /// Most calls in one server API batch. Defaults to 100.
+    #[arg(long, env = "TANDEM_SERVER_API_MAX_BATCH", default_value_t = 100)]
+    pub server_api_max_batch: usize,
+
     /// Directory of the built browser frontend, served at `/` (`npm run build` in
     /// `frontend/`). A missing directory is not fatal: `/` then says how to build it.
     /// Defaults to frontend/dist.
@@ -378,6 +406,38 @@ impl std::fmt::Debug for RedisUrl {
 
 fn parse_redis_url(text: &str) -> Result<RedisUrl, String> {
     Ok(RedisUrl(text.to_owned()))
+}
+
+/// The server API's keys. They never show in `Debug` output or logs.
+#[derive(Clone)]
+pub struct ApiKeys(Vec<Secret>);
+
+impl ApiKeys {
+    /// The keys, for comparison only.
+    pub fn keys(&self) -> &[Secret] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKeys({} keys, redacted)", self.0.len())
+    }
+}
+
+/// Shortest accepted server API key, in bytes.
+pub const MIN_API_KEY_BYTES: usize = 16;
+
+/// Splits the keys; they are checked by [`Config::validate`], because a
+/// parser error would echo the value (a secret).
+fn parse_api_keys(text: &str) -> Result<ApiKeys, String> {
+    Ok(ApiKeys(
+        text.split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(Secret::new)
+            .collect(),
+    ))
 }
 
 /// A configuration problem, naming the setting.
@@ -658,6 +718,41 @@ impl Config {
         if self.ws_read_buffer < 256 {
             return Err(bad("TANDEM_WS_READ_BUFFER", "must be at least 256"));
         }
+        if !self.metrics_path.starts_with('/')
+            || ["/", "/api", "/healthz", "/readyz"].contains(&self.metrics_path.as_str())
+            || self.metrics_path.starts_with("/api/")
+            || self.metrics_path.starts_with("/connection/")
+            || self.metrics_path.contains(['{', '}', '*', '?', '#'])
+        {
+            return Err(bad(
+                "TANDEM_METRICS_PATH",
+                "must be a plain path like /metrics, outside /api and /connection",
+            ));
+        }
+        if let Some(keys) = &self.server_api_key {
+            if keys.keys().is_empty() {
+                return Err(bad(
+                    "TANDEM_SERVER_API_KEY",
+                    "give at least one key (comma-separated), or leave it unset",
+                ));
+            }
+            if keys
+                .keys()
+                .iter()
+                .any(|k| k.expose().len() < MIN_API_KEY_BYTES)
+            {
+                return Err(bad(
+                    "TANDEM_SERVER_API_KEY",
+                    format!("every key must be at least {MIN_API_KEY_BYTES} bytes long"),
+                ));
+            }
+        }
+        if !(1..=10_000).contains(&self.server_api_max_batch) {
+            return Err(bad(
+                "TANDEM_SERVER_API_MAX_BATCH",
+                "must be between 1 and 10000",
+            ));
+        }
         for origin in &self.allowed_origins {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
                 return Err(bad(
@@ -843,6 +938,43 @@ mod tests {
         let settings = parse(&with_password).unwrap();
         assert!(!format!("{settings:?}").contains("hunter2"));
         assert_eq!(settings.config.redis_prefix, "tandem");
+    }
+
+    #[test]
+    fn metrics_and_server_api_settings_are_checked() {
+        let s = "0123456789abcdef0123456789abcdef";
+        let settings = parse(&["--jwt-hs256-secret", s]).unwrap();
+        assert!(settings.config.metrics);
+        assert_eq!(settings.config.metrics_path, "/metrics");
+        assert!(settings.config.server_api_key.is_none());
+        assert_eq!(settings.config.server_api_max_batch, 100);
+        for path in ["metrics", "/", "/api", "/api/metrics", "/readyz", "/m/{x}"] {
+            assert_eq!(
+                parse(&["--jwt-hs256-secret", s, "--metrics-path", path])
+                    .unwrap_err()
+                    .setting,
+                "TANDEM_METRICS_PATH",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            parse(&["--jwt-hs256-secret", s, "--server-api-max-batch", "0"])
+                .unwrap_err()
+                .setting,
+            "TANDEM_SERVER_API_MAX_BATCH"
+        );
+        let keys = "first-key-0123456789,second-key-0123456789";
+        let settings = parse(&["--jwt-hs256-secret", s, "--server-api-key", keys]).unwrap();
+        let parsed = settings.config.server_api_key.clone().unwrap();
+        assert_eq!(parsed.keys().len(), 2);
+        assert!(!format!("{settings:?}").contains("key-0123456789"));
+        // Short or empty keys are refused, and the refusal does not echo them.
+        for bad in ["short", "first-key-0123456789,tiny", " , "] {
+            let err = parse(&["--jwt-hs256-secret", s, "--server-api-key", bad]).unwrap_err();
+            assert_eq!(err.setting, "TANDEM_SERVER_API_KEY");
+            let text = err.to_string();
+            assert!(!text.contains("tiny") && !text.contains("short"), "{text}");
+        }
     }
 
     #[test]

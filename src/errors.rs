@@ -73,3 +73,22 @@ pub fn node(error: NodeError) -> ProtocolError {
         NodeError::Domain(err) => domain(err),
     }
 }
+
+/// A node error in the domain's terms, for the REST and server APIs (so
+/// they map it with [`http_status`] like every other error).
+pub fn node_as_domain(error: NodeError) -> DomainError {
+    match error {
+        NodeError::Domain(err) => err,
+        NodeError::Engine(err) => DomainError::Engine(err),
+        NodeError::Channel(err) => DomainError::Invalid(err.to_string()),
+        NodeError::PermissionDenied => DomainError::Invalid("unknown channel".into()),
+        NodeError::NotAvailable => DomainError::Invalid("not available on this channel".into()),
+        NodeError::Timeout => DomainError::Contention,
+        NodeError::Unrecoverable => DomainError::Engine(EngineError::UnrecoverablePosition),
+        NodeError::AlreadySubscribed
+        | NodeError::ConnectionLimit(_)
+        | NodeError::InsufficientState => {
+            DomainError::Engine(EngineError::Internal(error.to_string()))
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //!   `protocol::protobuf` is the binary variant, its messages generated from
 //!   `proto/client.proto` by `build.rs`),
 //!   [`client`] (one connection's protocol state machine, a file per command),
-//!   [`api`] (REST and OpenAPI), [`rpc`] (RPC methods over the WebSocket and
+//!   [`api`] (REST, the server API for backends, OpenAPI), [`rpc`] (RPC methods over the WebSocket and
 //!   the table pairing each with its REST twin).
 //! - [`node`]: the facade transports call: subscribe (with recovery, presence
 //!   and join), publish, history, presence, disconnect a user or a client,
@@ -30,7 +30,8 @@
 //!   minting connection JWTs.
 //! - [`app`]: the composition root; [`state`]: what HTTP handlers share;
 //!   [`http`]: the accept loop (header timeout, connection cap); [`ops`]:
-//!   health and readiness; [`web`]: the browser frontend at `/`; [`config`]:
+//!   health, readiness and `/metrics`; [`observe`]: Prometheus metrics (one
+//!   registry per node, an engine wrapper, an HTTP middleware); [`web`]: the browser frontend at `/`; [`config`]:
 //!   settings; [`shutdown`]: ownership of background tasks; [`telemetry`]:
 //!   logging.
 
@@ -45,6 +46,7 @@ pub mod errors;
 pub mod http;
 pub mod hub;
 pub mod node;
+pub mod observe;
 pub mod ops;
 pub mod protocol;
 pub mod rpc;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::auth::TokenMinter;
+use crate::config::ApiKeys;
 use crate::node::Node;
 use crate::shutdown::Shutdown;
 
@@ -23,4 +24,15 @@ pub struct AppState {
     pub read_buffer: usize,
     /// Token minter for the demo login (dev mode only).
     pub minter: Option<Arc<TokenMinter>>,
+    /// The server API's keys and limits (`None`: the server API is off).
+    pub server_api: Option<Arc<ServerApiSettings>>,
+}
+
+/// What the server API (`/api/server`) needs: its keys and its batch limit.
+#[derive(Debug)]
+pub struct ServerApiSettings {
+    /// Valid keys (`TANDEM_SERVER_API_KEY`; several during a rotation).
+    pub keys: ApiKeys,
+    /// Most calls in one batch (`TANDEM_SERVER_API_MAX_BATCH`).
+    pub max_batch: usize,
 }

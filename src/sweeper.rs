@@ -11,7 +11,6 @@
 //! transition or abandon a session that just became active again. See
 //! `docs/sweeper.md`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +21,7 @@ use uuid::Uuid;
 
 use crate::channels;
 use crate::engine::Engine;
+use crate::observe::{Metrics, SweepCounts};
 use crate::sessions::model::{SessionStatus, Timestamp};
 use crate::sessions::status::Transition;
 use crate::sessions::store::quiet_since;
@@ -106,44 +106,6 @@ impl SweepReport {
     }
 }
 
-/// Totals since the sweeper started (no metrics registry yet: logged per
-/// sweep and readable through [`Sweeper::totals`]).
-#[derive(Debug, Default)]
-struct Counters {
-    sweeps: AtomicU64,
-    examined: AtomicU64,
-    abandoned: AtomicU64,
-    archived: AtomicU64,
-    deleted: AtomicU64,
-    refreshed: AtomicU64,
-    skipped: AtomicU64,
-    errors: AtomicU64,
-    micros: AtomicU64,
-}
-
-/// A copy of the sweeper's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SweeperTotals {
-    /// Sweeps run.
-    pub sweeps: u64,
-    /// Index entries examined.
-    pub examined: u64,
-    /// Sessions abandoned.
-    pub abandoned: u64,
-    /// Sessions archived.
-    pub archived: u64,
-    /// Sessions deleted.
-    pub deleted: u64,
-    /// Sessions kept active by presence.
-    pub refreshed: u64,
-    /// Due sessions left alone (raced or no longer due).
-    pub skipped: u64,
-    /// Errors.
-    pub errors: u64,
-    /// Time spent sweeping.
-    pub busy: Duration,
-}
-
 /// The three things a sweep does, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -180,13 +142,20 @@ struct Inner {
     engine: Arc<dyn Engine>,
     config: SweeperConfig,
     clock: Arc<dyn Clock>,
-    counters: Counters,
+    /// Where each sweep's counts go (`tandem_sweep*` series).
+    metrics: Metrics,
 }
 
 impl Sweeper {
-    /// A sweeper over `service` (and its `engine`) on the system clock.
-    pub fn new(service: SessionService, engine: Arc<dyn Engine>, config: SweeperConfig) -> Self {
-        Self::with_clock(service, engine, config, Arc::new(SystemClock))
+    /// A sweeper over `service` (and its `engine`) on the system clock,
+    /// counting its work in `metrics`.
+    pub fn new(
+        service: SessionService,
+        engine: Arc<dyn Engine>,
+        config: SweeperConfig,
+        metrics: Metrics,
+    ) -> Self {
+        Self::with_clock(service, engine, config, metrics, Arc::new(SystemClock))
     }
 
     /// A sweeper whose "now" comes from `clock`.
@@ -194,6 +163,7 @@ impl Sweeper {
         service: SessionService,
         engine: Arc<dyn Engine>,
         config: SweeperConfig,
+        metrics: Metrics,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -202,7 +172,7 @@ impl Sweeper {
                 engine,
                 config,
                 clock,
-                counters: Counters::default(),
+                metrics,
             }),
         }
     }
@@ -210,23 +180,6 @@ impl Sweeper {
     /// The settings in force.
     pub fn config(&self) -> &SweeperConfig {
         &self.inner.config
-    }
-
-    /// Counters since start.
-    pub fn totals(&self) -> SweeperTotals {
-        let c = &self.inner.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        SweeperTotals {
-            sweeps: get(&c.sweeps),
-            examined: get(&c.examined),
-            abandoned: get(&c.abandoned),
-            archived: get(&c.archived),
-            deleted: get(&c.deleted),
-            refreshed: get(&c.refreshed),
-            skipped: get(&c.skipped),
-            errors: get(&c.errors),
-            busy: Duration::from_micros(get(&c.micros)),
-        }
     }
 
     /// Sweeps every `interval` (the first one after one interval) until `stop`.
@@ -285,18 +238,20 @@ impl Sweeper {
         report
     }
 
+    /// Counts the sweep in the metrics (`tandem_sweeps_total`,
+    /// `tandem_sweeper_transitions_total`, `tandem_sweeper_sessions_total`,
+    /// `tandem_sweep_seconds`).
     fn record(&self, r: &SweepReport) {
-        let c = &self.inner.counters;
-        c.sweeps.fetch_add(1, Ordering::Relaxed);
-        c.examined.fetch_add(r.examined, Ordering::Relaxed);
-        c.abandoned.fetch_add(r.abandoned, Ordering::Relaxed);
-        c.archived.fetch_add(r.archived, Ordering::Relaxed);
-        c.deleted.fetch_add(r.deleted, Ordering::Relaxed);
-        c.refreshed.fetch_add(r.refreshed, Ordering::Relaxed);
-        c.skipped.fetch_add(r.skipped, Ordering::Relaxed);
-        c.errors.fetch_add(r.errors, Ordering::Relaxed);
-        let micros = u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX);
-        c.micros.fetch_add(micros, Ordering::Relaxed);
+        self.inner.metrics.sweep(&SweepCounts {
+            examined: r.examined,
+            abandoned: r.abandoned,
+            archived: r.archived,
+            deleted: r.deleted,
+            refreshed: r.refreshed,
+            skipped: r.skipped,
+            errors: r.errors,
+            duration: r.duration,
+        });
     }
 
     /// Handles the sessions of one phase that are due at `now`, batch by batch.

@@ -83,6 +83,12 @@ pub enum ApiError {
     /// The route exists but not with this method (405).
     #[error("this endpoint does not accept this method")]
     MethodNotAllowed,
+    /// The server API is off: no `TANDEM_SERVER_API_KEY` (404).
+    #[error("the server API is off: set TANDEM_SERVER_API_KEY to enable it")]
+    ServerApiDisabled,
+    /// No API key, or not one of `TANDEM_SERVER_API_KEY` (401).
+    #[error("{}", if *.0 { "missing API key: send X-API-Key: <key> or Authorization: Bearer <key>" } else { "the API key is not valid" })]
+    ApiKey(bool),
     /// The request (its body included) took longer than `TANDEM_HTTP_BODY_TIMEOUT` (408).
     #[error("the request took too long to arrive (TANDEM_HTTP_BODY_TIMEOUT)")]
     Timeout,
@@ -103,6 +109,12 @@ impl From<AuthError> for ApiError {
             AuthError::Expired => ApiError::Unauthorized(AuthFailure::Expired),
             AuthError::Invalid(_) => ApiError::Unauthorized(AuthFailure::Invalid),
         }
+    }
+}
+
+impl From<crate::node::NodeError> for ApiError {
+    fn from(error: crate::node::NodeError) -> Self {
+        ApiError::Domain(crate::errors::node_as_domain(error))
     }
 }
 
@@ -147,7 +159,8 @@ impl ApiError {
             ApiError::Path(_) | ApiError::Query(_) | ApiError::Header { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::NoRoute | ApiError::ServerApiDisabled => StatusCode::NOT_FOUND,
+            ApiError::ApiKey(_) => StatusCode::UNAUTHORIZED,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
         }
@@ -171,6 +184,9 @@ impl ApiError {
             ApiError::Query(_) => "invalid_query",
             ApiError::Header { .. } => "invalid_header",
             ApiError::NoRoute => "not_found",
+            ApiError::ServerApiDisabled => "server_api_disabled",
+            ApiError::ApiKey(true) => "unauthorized",
+            ApiError::ApiKey(false) => "invalid_api_key",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Timeout => "request_timeout",
         }

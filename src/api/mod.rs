@@ -6,6 +6,7 @@
 //! - [`error`]: one error type, `{"error": {"code", "message"}}`, mapped once.
 //! - a file per resource: [`sessions`], [`lifecycle`], [`collaborators`],
 //!   [`chat`], [`missions`], [`assets`], [`events`], [`transfer`].
+//! - [`server`]: the server API for application backends (`/api/server`, API key).
 //! - [`openapi`]: the OpenAPI 3 document at `GET /api/openapi.json`.
 //! - [`dev`]: the demo login of dev mode (routed by `app`).
 //!
@@ -31,6 +32,7 @@ pub mod info;
 pub mod lifecycle;
 pub mod missions;
 pub mod openapi;
+pub mod server;
 pub mod sessions;
 pub mod timeout;
 pub mod transfer;
@@ -93,6 +95,14 @@ pub(crate) fn api_router(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(transfer::export))
         .routes(routes!(transfer::fork))
         .routes(routes!(transfer::stats))
+        .routes(routes!(server::ops::post_message))
+        .routes(routes!(server::ops::patch_step))
+        .routes(routes!(server::ops::post_event))
+        .routes(routes!(server::ops::post_disconnect))
+        .routes(routes!(server::ops::get_presence))
+        .routes(routes!(server::ops::get_channel_stats))
+        .routes(routes!(server::ops::get_node_stats))
+        .routes(routes!(server::batch::batch))
         .layer(DefaultBodyLimit::max(limits.body))
         .merge(import)
         .routes(routes!(openapi::openapi_json))

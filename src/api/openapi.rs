@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use axum::Json;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::Modify;
 
@@ -43,6 +43,9 @@ pub const PUBLIC_PATHS: [&str; 2] = [OPENAPI_PATH, "/api/info"];
         (name = "events", description = "The audit trail"),
         (name = "transfer", description = "Export, import and fork"),
         (name = "meta", description = "This document"),
+        (name = "server", description = "The server API for application backends and agents \
+            (`/api/server`): `X-API-Key: <key>` (or `Authorization: Bearer <key>`) with a key of \
+            TANDEM_SERVER_API_KEY; 404 `server_api_disabled` when none is set"),
     )
 )]
 pub struct ApiDoc;
@@ -61,6 +64,10 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "server_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
     }
 }
@@ -135,15 +142,21 @@ fn add_common_responses(doc: &mut OpenApi) {
         .into_iter()
         .flatten()
         {
-            add_to_operation(op, public, path.contains('{'));
+            let server = path.starts_with("/api/server/");
+            add_to_operation(op, public, server, path.contains('{'));
         }
     }
 }
 
-fn add_to_operation(op: &mut Operation, public: bool, has_path_params: bool) {
+fn add_to_operation(op: &mut Operation, public: bool, server: bool, has_path_params: bool) {
     let mut common: BTreeMap<&str, &str> = BTreeMap::new();
     if public {
         op.security = Some(Vec::new());
+    } else if server {
+        common.insert(
+            "401",
+            "Missing API key, or not one of TANDEM_SERVER_API_KEY",
+        );
     } else {
         common.insert("401", "Missing, malformed, invalid or expired bearer token");
     }
@@ -229,13 +242,21 @@ mod tests {
             ("GET", "/api/sessions/{id}/stats"),
             ("GET", "/api/openapi.json"),
             ("GET", "/api/info"),
+            ("POST", "/api/server/sessions/{id}/messages"),
+            ("PATCH", "/api/server/sessions/{id}/mission/steps/{step_id}"),
+            ("POST", "/api/server/sessions/{id}/events"),
+            ("POST", "/api/server/users/{user_id}/disconnect"),
+            ("GET", "/api/server/sessions/{id}/presence"),
+            ("GET", "/api/server/channels/stats"),
+            ("GET", "/api/server/node"),
+            ("POST", "/api/server/batch"),
         ] {
             assert!(
                 ops.contains(&(method.to_owned(), path.to_owned())),
                 "{method} {path} missing from the OpenAPI document"
             );
         }
-        assert_eq!(ops.len(), 32, "{ops:?}");
+        assert_eq!(ops.len(), 40, "{ops:?}");
         let docs = documented();
         let undocumented: Vec<_> = ops.difference(&docs).collect();
         let unknown: Vec<_> = docs.difference(&ops).collect();
@@ -281,11 +302,14 @@ mod tests {
             .filter_map(|op| op.operation_id.as_deref())
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
-        assert_eq!(ids.len(), 32, "every operation has an operationId");
+        assert_eq!(ids.len(), 40, "every operation has an operationId");
         assert_eq!(unique.len(), ids.len(), "operationIds are unique: {ids:?}");
         let json = serde_json::to_value(doc).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3."));
         assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+        assert!(json["components"]["securitySchemes"]["server_api_key"].is_object());
+        let server = &json["paths"]["/api/server/batch"]["post"]["security"][0];
+        assert!(server["server_api_key"].is_array(), "{server}");
         for schema in [
             "Session",
             "Mission",
@@ -294,6 +318,10 @@ mod tests {
             "SessionEvent",
             "ErrorBody",
             "Patch",
+            "ServerMessage",
+            "StepUpdate",
+            "BatchCall",
+            "BatchResponse",
         ] {
             assert!(
                 json["components"]["schemas"][schema].is_object(),

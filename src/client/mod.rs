@@ -118,7 +118,15 @@ impl ClientState {
         for command in commands {
             let id = command.id;
             let is_connect = matches!(command.method, Method::Connect(_));
-            match self.handle(command).await {
+            let method = command.method.name();
+            let handled = self.handle(command).await;
+            let result = match &handled {
+                Ok(_) => "ok",
+                Err(Failure::Reply(_)) => "error",
+                Err(Failure::Close(_)) => "disconnect",
+            };
+            self.node.metrics().command(method, result);
+            match handled {
                 Ok(Some(body)) => self.reply(Reply { id, body }),
                 Ok(None) => {}
                 Err(Failure::Reply(error)) => {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -105,6 +106,11 @@ pub struct Publication {
     pub offset: u64,
     /// Application tags.
     pub tags: Option<BTreeMap<String, String>>,
+    /// When the engine accepted it (set on the live fan-out only, for the
+    /// publish-to-deliver latency; never sent to clients nor kept in
+    /// history). With Redis it is Redis's clock, so the nodes' clock skew
+    /// shows in the measure.
+    pub published_at: Option<SystemTime>,
 }
 
 impl Publication {
@@ -116,7 +122,15 @@ impl Publication {
             info: None,
             offset: 0,
             tags: None,
+            published_at: None,
         }
+    }
+
+    /// How long ago it was accepted, when known (`None` for a time in the
+    /// future: clocks that disagree).
+    pub fn age(&self) -> Option<Duration> {
+        self.published_at
+            .and_then(|at| SystemTime::now().duration_since(at).ok())
     }
 }
 

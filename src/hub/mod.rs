@@ -16,6 +16,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::engine::{ClientInfo, EngineEvents, Publication};
+use crate::observe::Metrics;
 use broadcast::{Broadcast, Item};
 pub use client::{ClientHandle, Control, ControlQueue, Outbox, OutboxReceiver, Unsubscribed};
 pub use subscriber::{Delivery, Subscriber};
@@ -36,6 +37,8 @@ struct HubInner {
     max_per_user: usize,
     /// channel → client id → subscriber.
     channels: DashMap<String, HashMap<String, Arc<Subscriber>>>,
+    /// Deliveries and their latency are counted here.
+    metrics: Metrics,
 }
 
 /// A user already holds the most connections allowed on this node.
@@ -48,8 +51,9 @@ pub struct TooManyConnections {
 
 impl Hub {
     /// An empty hub; pending subscribers may buffer `buffer_limit`
-    /// publications; a user may hold `max_per_user` connections (0 = any).
-    pub fn new(buffer_limit: usize, max_per_user: usize) -> Self {
+    /// publications; a user may hold `max_per_user` connections (0 = any);
+    /// deliveries are counted in `metrics`.
+    pub fn new(buffer_limit: usize, max_per_user: usize, metrics: Metrics) -> Self {
         Self {
             inner: Arc::new(HubInner {
                 buffer_limit,
@@ -57,6 +61,7 @@ impl Hub {
                 users: DashMap::new(),
                 max_per_user,
                 channels: DashMap::new(),
+                metrics,
             }),
         }
     }
@@ -185,6 +190,11 @@ impl Hub {
         self.inner.clients.len()
     }
 
+    /// Number of subscriptions on this node (every channel's local subscribers).
+    pub fn subscription_count(&self) -> usize {
+        self.inner.channels.iter().map(|subs| subs.len()).sum()
+    }
+
     /// Number of channels with local subscribers.
     pub fn channel_count(&self) -> usize {
         self.inner.channels.len()
@@ -218,8 +228,13 @@ impl EngineEvents for Hub {
             return;
         }
         let broadcast = Broadcast::new(channel, Item::Publication(publication));
+        let mut queued = 0u64;
         for sub in &subscribers {
-            if sub.deliver(&broadcast) == Delivery::Gap {
+            let delivery = sub.deliver(&broadcast);
+            if delivery == Delivery::Queued {
+                queued += 1;
+            }
+            if delivery == Delivery::Gap {
                 tracing::warn!(
                     channel,
                     offset = publication.offset,
@@ -229,6 +244,13 @@ impl EngineEvents for Hub {
                     channel: channel.to_owned(),
                     reason: Unsubscribed::InsufficientState,
                 });
+            }
+        }
+        let metrics = &self.inner.metrics;
+        metrics.deliveries(queued);
+        if queued > 0 {
+            if let Some(elapsed) = publication.age() {
+                metrics.publish_to_deliver(elapsed);
             }
         }
     }
@@ -291,7 +313,7 @@ mod tests {
 
     #[test]
     fn insufficient_state_unsubscribes_to_recover_and_stops_deliveries() {
-        let hub = Hub::new(16, 0);
+        let hub = Hub::new(16, 0, Metrics::disabled());
         let (outbox, mut rx, mut control) = Outbox::new(16, usize::MAX);
         let info = ClientInfo {
             user: "alice".into(),
@@ -336,7 +358,7 @@ mod user_index_tests {
 
     #[test]
     fn connections_are_indexed_and_limited_per_user() {
-        let hub = Hub::new(4, 2);
+        let hub = Hub::new(4, 2, Metrics::disabled());
         hub.add_client(client("c1", "alice")).unwrap();
         hub.add_client(client("c2", "alice")).unwrap();
         hub.add_client(client("c3", "bob")).unwrap();

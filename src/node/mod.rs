@@ -24,6 +24,7 @@ pub use subscribe::{SubscribeRequest, Subscribed, Subscription};
 use crate::auth::TokenVerifier;
 use crate::engine::Broker;
 use crate::hub::Hub;
+use crate::observe::Metrics;
 use crate::rpc::RpcRouter;
 use crate::sessions::SessionService;
 
@@ -70,6 +71,8 @@ pub struct NodeParts {
     pub rpc: RpcRouter,
     /// Per-connection limits.
     pub limits: ClientLimits,
+    /// This node's metrics.
+    pub metrics: Metrics,
 }
 
 /// Shared handle on the node. Cheap to clone.
@@ -87,6 +90,7 @@ struct NodeInner {
     verifier: TokenVerifier,
     rpc: RpcRouter,
     limits: ClientLimits,
+    metrics: Metrics,
 }
 
 impl Node {
@@ -100,6 +104,7 @@ impl Node {
             verifier,
             rpc,
             limits,
+            metrics,
         } = parts;
         Self {
             inner: Arc::new(NodeInner {
@@ -111,6 +116,7 @@ impl Node {
                 verifier,
                 rpc,
                 limits,
+                metrics,
             }),
         }
     }
@@ -138,6 +144,11 @@ impl Node {
     /// Per-connection limits.
     pub fn limits(&self) -> &ClientLimits {
         &self.inner.limits
+    }
+
+    /// This node's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     fn hub(&self) -> &Hub {

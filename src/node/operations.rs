@@ -42,6 +42,8 @@ pub struct NodeStats {
     pub users: usize,
     /// Channels with local subscribers.
     pub channels: usize,
+    /// Subscriptions (a connection in a channel) on this node.
+    pub subscriptions: usize,
 }
 
 impl Node {
@@ -112,6 +114,15 @@ impl Node {
         Ok(self.broker().presence(channel).await?)
     }
 
+    /// Who is present in `channel`, whoever asks (no policy: for
+    /// application backends through the server API).
+    pub async fn presence_for_server(&self, channel: &str) -> Result<PresenceMap, NodeError> {
+        if !self.policy().options_of(channel)?.presence {
+            return Err(NodeError::NotAvailable);
+        }
+        Ok(self.broker().presence(channel).await?)
+    }
+
     /// How many are present in `channel`, for `user`.
     pub async fn presence_stats(
         &self,
@@ -172,6 +183,7 @@ impl Node {
             clients: hub.client_count(),
             users: hub.user_count(),
             channels: hub.channel_count(),
+            subscriptions: hub.subscription_count(),
         }
     }
 

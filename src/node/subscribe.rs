@@ -124,6 +124,10 @@ impl Node {
                 return Err(err);
             }
         };
+        if request.recover && options.history {
+            let recovered = recovery.as_ref().is_some_and(|r| r.recovered);
+            self.metrics().recovery(recovered);
+        }
         let unrecovered = recovery.as_ref().is_some_and(|r| !r.recovered);
         if request.recover && request.reject_unrecovered && unrecovered {
             self.unsubscribe(client, subscription).await;

@@ -1,11 +1,13 @@
-//! Operations endpoints: `/healthz` (the process answers) and `/readyz` (the
-//! node takes new clients: its engine answers and it is not draining), and
-//! the `tandem health` probe of them.
+//! Operations endpoints: `/healthz` (the process answers), `/readyz` (the
+//! node takes new clients: its engine answers and it is not draining),
+//! `/metrics` (Prometheus text, see [`crate::observe`]), and the `tandem
+//! health` probe of them.
 
 pub mod probe;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -46,5 +48,35 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 Json(json!({ "status": "unavailable", "engine": engine })),
             )
         }
+    }
+}
+
+/// `GET /metrics` (`TANDEM_METRICS_PATH`): every series in the Prometheus
+/// text format; the load gauges are read from the node at each scrape. 404
+/// when metrics are off.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let node = &state.node;
+    let metrics = node.metrics();
+    let stats = node.stats();
+    metrics.node_load(
+        stats.clients,
+        stats.users,
+        stats.channels,
+        stats.subscriptions,
+    );
+    match metrics.render() {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are off (TANDEM_METRICS=false)\n",
+        )
+            .into_response(),
     }
 }

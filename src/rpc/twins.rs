@@ -83,4 +83,14 @@ pub const REST_ONLY: &[(&str, &str)] = &[
         "serverInfo",
         "what a client needs before it connects (name, version, settings)",
     ),
+    // The server API is for application backends holding an API key, not
+    // for users on a connection.
+    ("serverAppendMessage", "server API (backends, API key)"),
+    ("serverUpdateStep", "server API (backends, API key)"),
+    ("serverPublishEvent", "server API (backends, API key)"),
+    ("serverDisconnectUser", "server API (backends, API key)"),
+    ("serverPresence", "server API (backends, API key)"),
+    ("serverChannelStats", "server API (backends, API key)"),
+    ("serverNodeStats", "server API (backends, API key)"),
+    ("serverBatch", "server API (backends, API key)"),
 ];

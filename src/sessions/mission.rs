@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::engine::EngineError;
@@ -15,7 +15,7 @@ use super::model::{
     new_id, Hop, Mission, MissionStatus, Role, SessionStatus, StepStatus, Timestamp,
 };
 use super::patch::{PatchBudget, Patched};
-use super::service::{applied, SessionService};
+use super::service::{applied, Change, SessionService};
 use super::validate;
 
 /// Input of `create_mission`.
@@ -44,7 +44,54 @@ pub struct MissionPatch {
     pub base_revision: Option<u64>,
 }
 
+/// Input of `update_step_as_server`: how a tool run reports progress.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct StepUpdate {
+    /// The step's new status.
+    pub status: StepStatus,
+    /// The step's result (stored as its `outputs`); left as it is when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    /// Who reports it (the actor of the `mission.updated` event; same rules
+    /// as a user id). Defaults to `server`.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Apply only if the mission is still at this revision.
+    #[serde(default)]
+    pub base_revision: Option<u64>,
+}
+
+/// The actor of server API writes that name no author.
+pub const SERVER_ACTOR: &str = "server";
+
 impl SessionService {
+    /// Sets a step's status (and result) in the session's mission, for an
+    /// application backend (server API): the same `mission.updated` event,
+    /// roll-up, validation and limits as any mission edit.
+    pub async fn update_step_as_server(
+        &self,
+        session_id: Uuid,
+        step_id: &str,
+        update: StepUpdate,
+    ) -> Result<Mission, DomainError> {
+        let author = update.author.as_deref().unwrap_or(SERVER_ACTOR);
+        validate::user_id(author)?;
+        validate::item_id("step", step_id)?;
+        let limits = self.limits().clone();
+        let outcome = self
+            .mutate_as_server(author, session_id, |record, change| {
+                let current = record
+                    .mission
+                    .as_ref()
+                    .ok_or(DomainError::NotFound("mission"))?;
+                let patch = step_patch(current, step_id, &update)?;
+                edit_mission(current, &patch, &limits, change)
+            })
+            .await?;
+        applied(outcome)
+    }
+
     /// Creates a mission owned by `actor`, not linked to any session yet.
     pub async fn create_mission(
         &self,
@@ -131,22 +178,7 @@ impl SessionService {
                     .mission
                     .as_ref()
                     .ok_or(DomainError::NotFound("mission"))?;
-                change.activity()?;
-                let updated = apply_patch(current, &patch, &limits, change.at)?;
-                change.emit(SessionEvent::MissionUpdated {
-                    mission_id: updated.id,
-                    base_revision: current.revision,
-                    revision: updated.revision,
-                    patch: patch.ops.clone(),
-                });
-                let completes = updated.status == MissionStatus::Completed
-                    && current.status != MissionStatus::Completed
-                    && change.record.session.status == SessionStatus::Active;
-                change.record.mission = Some(updated.clone());
-                if completes {
-                    change.set_status(SessionStatus::Completed);
-                }
-                Ok(updated)
+                edit_mission(current, &patch, &limits, change)
             })
             .await?;
         applied(outcome)
@@ -218,6 +250,65 @@ impl SessionService {
         }
         Ok(())
     }
+}
+
+/// One edit of a session's mission inside a change: activity, the patch,
+/// the `mission.updated` event, and the session's completion when the
+/// mission completes.
+fn edit_mission(
+    current: &Mission,
+    patch: &MissionPatch,
+    limits: &DomainLimits,
+    change: &mut Change,
+) -> Result<Mission, DomainError> {
+    change.activity()?;
+    let updated = apply_patch(current, patch, limits, change.at)?;
+    change.emit(SessionEvent::MissionUpdated {
+        mission_id: updated.id,
+        base_revision: current.revision,
+        revision: updated.revision,
+        patch: patch.ops.clone(),
+    });
+    let completes = updated.status == MissionStatus::Completed
+        && current.status != MissionStatus::Completed
+        && change.record.session.status == SessionStatus::Active;
+    change.record.mission = Some(updated.clone());
+    if completes {
+        change.set_status(SessionStatus::Completed);
+    }
+    Ok(updated)
+}
+
+/// The JSON Patch that sets one step's status (and outputs), so a step
+/// update is an ordinary mission edit that clients apply like any other.
+fn step_patch(
+    mission: &Mission,
+    step_id: &str,
+    update: &StepUpdate,
+) -> Result<MissionPatch, DomainError> {
+    let (hop, step) = mission
+        .hops
+        .iter()
+        .enumerate()
+        .find_map(|(h, hop)| {
+            hop.steps
+                .iter()
+                .position(|s| s.id == step_id)
+                .map(|s| (h, s))
+        })
+        .ok_or(DomainError::NotFound("step"))?;
+    let base = format!("/hops/{hop}/steps/{step}");
+    let mut ops =
+        vec![json!({"op": "replace", "path": format!("{base}/status"), "value": update.status})];
+    if let Some(result) = &update.result {
+        ops.push(json!({"op": "replace", "path": format!("{base}/outputs"), "value": result}));
+    }
+    let ops = serde_json::from_value(Value::Array(ops))
+        .map_err(|e| DomainError::Invalid(format!("step update: {e}")))?;
+    Ok(MissionPatch {
+        ops,
+        base_revision: update.base_revision,
+    })
 }
 
 /// Applies a patch to a mission: checks the base revision, applies the

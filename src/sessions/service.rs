@@ -275,6 +275,20 @@ impl SessionService {
         Ok((record, role))
     }
 
+    /// Loads a session whoever asks (the server API); 404 when it does not exist.
+    pub(super) async fn load_any(&self, id: Uuid) -> Result<SessionRecord, DomainError> {
+        self.store()
+            .load(id)
+            .await?
+            .ok_or(DomainError::NotFound("session"))
+    }
+
+    /// A session as an application backend sees it (the server API: no
+    /// collaborator check).
+    pub async fn session_for_server(&self, id: Uuid) -> Result<Session, DomainError> {
+        Ok(self.load_any(id).await?.session)
+    }
+
     /// The write path: load, check role, let `build` change a copy, commit;
     /// retried on conflicts.
     pub(crate) async fn mutate<T>(
@@ -282,17 +296,45 @@ impl SessionService {
         actor: &str,
         id: Uuid,
         need: Role,
+        build: impl FnMut(&SessionRecord, &mut Change) -> Result<T, DomainError>,
+    ) -> Result<Outcome<T>, DomainError> {
+        self.mutate_with(actor, id, Some(need), build).await
+    }
+
+    /// The write path of an application backend (the server API): like
+    /// [`Self::mutate`] without the collaborator check (the backend holds an
+    /// API key, not a seat in the session); `author` is the actor its events name.
+    pub(crate) async fn mutate_as_server<T>(
+        &self,
+        author: &str,
+        id: Uuid,
+        build: impl FnMut(&SessionRecord, &mut Change) -> Result<T, DomainError>,
+    ) -> Result<Outcome<T>, DomainError> {
+        self.mutate_with(author, id, None, build).await
+    }
+
+    async fn mutate_with<T>(
+        &self,
+        actor: &str,
+        id: Uuid,
+        need: Option<Role>,
         mut build: impl FnMut(&SessionRecord, &mut Change) -> Result<T, DomainError>,
     ) -> Result<Outcome<T>, DomainError> {
         let _turn = self.inner.gates.enter(id).await;
         for _ in 0..MAX_ATTEMPTS {
-            let (record, role) = self.load_visible(actor, id).await?;
-            if role < need {
-                return Err(DomainError::Forbidden(match need {
-                    Role::Owner => "only the owner may do this",
-                    _ => "viewers cannot change a session",
-                }));
-            }
+            let record = match need {
+                Some(need) => {
+                    let (record, role) = self.load_visible(actor, id).await?;
+                    if role < need {
+                        return Err(DomainError::Forbidden(match need {
+                            Role::Owner => "only the owner may do this",
+                            _ => "viewers cannot change a session",
+                        }));
+                    }
+                    record
+                }
+                None => self.load_any(id).await?,
+            };
             let mut change = Change::new(record.clone(), actor, Utc::now());
             let value = build(&record, &mut change)?;
             if let Some(outcome) = self.commit(change, value).await? {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::error::DomainError;
 use super::service::SessionService;
+use super::validate;
 use crate::channels;
 use crate::engine::{EngineError, Payload, Publication, PublishRequest};
 
@@ -41,6 +42,23 @@ impl SessionService {
             .await
     }
 
+    /// Publishes an ephemeral event from an application backend (server
+    /// API) on the session's channel: `{type, actor: author, at, data}`,
+    /// live, never stored (e.g. an agent's `agent.thinking`).
+    pub async fn event_as_server(
+        &self,
+        id: Uuid,
+        author: &str,
+        kind: &str,
+        data: Value,
+    ) -> Result<(), DomainError> {
+        validate::user_id(author)?;
+        validate::event_type(kind)?;
+        validate::event_data(&data, self.limits())?;
+        self.load_any(id).await?;
+        self.publish_signal(author, id, kind, data).await
+    }
+
     /// Publishes `{type, actor, at, data}` live, without an offset.
     async fn signal(
         &self,
@@ -53,6 +71,16 @@ impl SessionService {
         if !role.can_write() {
             return Err(DomainError::Forbidden("viewers cannot write"));
         }
+        self.publish_signal(actor, id, kind, data).await
+    }
+
+    async fn publish_signal(
+        &self,
+        actor: &str,
+        id: Uuid,
+        kind: &str,
+        data: Value,
+    ) -> Result<(), DomainError> {
         let data = Payload::from_json(&json!({
             "type": kind,
             "actor": actor,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::error::DomainError;
 use super::limits::DomainLimits;
-use super::model::{Asset, ChatMessage, Mission};
+use super::model::{Asset, ChatMessage, MessageRole, Mission};
 
 /// Longest user id, in bytes.
 pub const MAX_USER_ID_BYTES: usize = 128;
@@ -214,6 +214,66 @@ pub fn message_content(content: &str, limits: &DomainLimits) -> Result<(), Domai
         )));
     }
     Ok(())
+}
+
+/// The role of a message posted by an application backend (server API):
+/// `assistant`, `system` or `tool`; `user` is for people.
+pub fn server_role(role: MessageRole) -> Result<(), DomainError> {
+    match role {
+        MessageRole::Assistant | MessageRole::System | MessageRole::Tool => Ok(()),
+        MessageRole::User => Err(DomainError::Invalid(
+            "the server API posts as assistant, system or tool; user messages come from users"
+                .into(),
+        )),
+    }
+}
+
+/// Longest type of an ephemeral event, in bytes.
+pub const MAX_EVENT_TYPE_BYTES: usize = 64;
+
+/// Event types of the session stream (stored, replayed): an ephemeral event
+/// may not take one, so a client never mistakes it for a change.
+const STORED_EVENT_PREFIXES: [&str; 5] = [
+    "session.",
+    "collaborator.",
+    "asset.",
+    "chat.message",
+    "mission.linked",
+];
+
+/// The type of an ephemeral event (server API): 1 to 64 bytes of lowercase
+/// letters, digits, `.`, `_` and `-`, starting with a letter, and not a
+/// stored event's type (`mission.updated`, `chat.message`, `session.*`, …).
+pub fn event_type(kind: &str) -> Result<(), DomainError> {
+    let shaped = kind.len() <= MAX_EVENT_TYPE_BYTES
+        && kind.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !shaped {
+        return Err(DomainError::Invalid(format!(
+            "event types are 1 to {MAX_EVENT_TYPE_BYTES} bytes of a-z, 0-9, '.', '_', '-', starting with a letter"
+        )));
+    }
+    if kind == "mission.updated" || STORED_EVENT_PREFIXES.iter().any(|p| kind.starts_with(p)) {
+        return Err(DomainError::Invalid(format!(
+            "{kind} is a stored event type; ephemeral events take their own"
+        )));
+    }
+    Ok(())
+}
+
+/// The data of an ephemeral event: any JSON value within the metadata
+/// limits (`TANDEM_MAX_METADATA_BYTES`, `TANDEM_MAX_JSON_DEPTH`).
+pub fn event_data(data: &Value, limits: &DomainLimits) -> Result<(), DomainError> {
+    if json_size(data) > limits.max_metadata_bytes {
+        return Err(too_large(
+            "event data",
+            format!("{} bytes", limits.max_metadata_bytes),
+            "TANDEM_MAX_METADATA_BYTES",
+        ));
+    }
+    depth("event data", data, 0, limits)
 }
 
 /// A chat message as it will be stored (new, or from an import).
@@ -429,6 +489,34 @@ mod tests {
         assert!(uri("s3://bucket/key").is_ok());
         assert!(uri("not a uri").is_err());
         assert!(uri(&format!("https://e.com/{}", "a".repeat(3000))).is_err());
+    }
+
+    #[test]
+    fn server_roles_and_event_types() {
+        assert!(server_role(MessageRole::Assistant).is_ok());
+        assert!(server_role(MessageRole::Tool).is_ok());
+        assert!(server_role(MessageRole::System).is_ok());
+        assert!(server_role(MessageRole::User).is_err());
+        for ok in ["agent.thinking", "tool.progress", "chat.typing", "x1-y_z"] {
+            assert!(event_type(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Agent",
+            "1abc",
+            "a b",
+            "chat.message",
+            "mission.updated",
+            "session.deleted",
+            "asset.added",
+            &"a".repeat(65),
+        ] {
+            assert!(event_type(bad).is_err(), "{bad:?}");
+        }
+        let limits = DomainLimits::default();
+        assert!(event_data(&json!({"step": 1}), &limits).is_ok());
+        let big = json!("x".repeat(limits.max_metadata_bytes));
+        assert!(event_data(&big, &limits).is_err());
     }
 
     #[test]

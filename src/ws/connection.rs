@@ -35,6 +35,8 @@ pub async fn run(
 ) {
     let (outbox, rx, mut control) =
         Outbox::new(node.limits().max_queue, node.limits().max_queue_bytes);
+    let metrics = node.metrics().clone();
+    metrics.connection_opened();
     let mut state = ClientState::new(node, codec, outbox.clone());
     let span =
         tracing::info_span!("conn", client = %state.client_id(), user = tracing::field::Empty);
@@ -82,7 +84,12 @@ pub async fn run(
         {
             writer.abort();
         }
-        tracing::debug!(disconnect = ?outbox.disconnect(), "connection ended");
+        let disconnect = outbox.disconnect();
+        metrics.connection_closed(
+            disconnect.map(|d| d.reason),
+            disconnect == Some(Disconnect::SLOW),
+        );
+        tracing::debug!(?disconnect, "connection ended");
     }
     .instrument(span)
     .await;

@@ -46,6 +46,8 @@ pub enum Seen {
 pub struct Recorder {
     seen: Mutex<Vec<Seen>>,
     changed: Notify,
+    /// Live publications that came without the time the engine accepted them.
+    unstamped: std::sync::atomic::AtomicUsize,
 }
 
 impl Recorder {
@@ -104,6 +106,10 @@ impl Recorder {
 
 impl EngineEvents for Recorder {
     fn publication(&self, channel: &str, publication: &Publication) {
+        if publication.published_at.is_none() {
+            self.unstamped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.push(Seen::Pub(
             channel.to_owned(),
             publication.offset,
@@ -204,6 +210,7 @@ fn publication(data: Value) -> PublishRequest {
             info: None,
             offset: 0,
             tags: None,
+            published_at: None,
         },
         history: true,
     }
@@ -282,12 +289,21 @@ pub async fn publish_offsets_are_gapless_and_delivered_in_order(f: impl EngineFa
         "delivered in offset order"
     );
     assert_eq!(delivered[0].1, r#"{"n":1}"#);
+    // Every live publication says when the engine accepted it (the
+    // publish-to-deliver latency), and history does not keep that time.
+    assert_eq!(
+        h.events
+            .unstamped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     // Payloads survive byte for byte (empty objects/arrays, big numbers).
     let stored = h
         .engine
         .history(&ch, filter(100, None, false))
         .await
         .unwrap();
+    assert!(stored.publications.iter().all(|p| p.published_at.is_none()));
     for p in stored.publications.iter().skip(5) {
         let v: Value = serde_json::from_str(p.data.as_str().unwrap()).unwrap();
         assert_eq!(v["empty"], json!({}));

@@ -875,3 +875,37 @@ impl Drop for ChildApp {
         let _ = self.child.wait();
     }
 }
+
+impl TestApp {
+    /// `GET /metrics` as text (panics unless 200).
+    pub async fn metrics_text(&self) -> String {
+        let call = async {
+            let response = reqwest::get(format!("http://{}/metrics", self.addr))
+                .await
+                .expect("metrics request");
+            assert_eq!(response.status().as_u16(), 200, "GET /metrics");
+            response.text().await.expect("metrics body")
+        };
+        tokio::time::timeout(RECV_TIMEOUT, call)
+            .await
+            .expect("timed out waiting for /metrics")
+    }
+
+    /// The value of one series in `/metrics` (`name{labels}` exactly as
+    /// rendered, labels in the order the server writes them); 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_value(&self.metrics_text().await, series)
+    }
+}
+
+/// The value of `series` (`name` or `name{labels}`) in a Prometheus text
+/// document; 0 when absent.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse::<f64>().expect("a number"))
+        })
+        .unwrap_or(0.0)
+}

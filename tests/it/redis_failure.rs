@@ -22,6 +22,7 @@ fn request(n: u64) -> PublishRequest {
             info: None,
             offset: 0,
             tags: None,
+            published_at: None,
         },
         history: true,
     }
@@ -133,6 +134,12 @@ async fn readyz_reports_503_while_redis_is_down_and_subscribers_recover_after() 
     server.stop();
     let status = http.get(&readyz).send().await.unwrap().status();
     assert_eq!(status, 503);
+    // The failed health check is an engine error in the metrics, by kind.
+    assert!(
+        app.metric("tandem_engine_errors_total{op=\"health\",kind=\"unavailable\"}")
+            .await
+            >= 1.0
+    );
     let _server = start_server_on("readyz", port);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

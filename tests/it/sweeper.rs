@@ -18,7 +18,7 @@ use tandem::sessions::service::CreateSession;
 use tandem::sessions::status::Transition;
 use uuid::Uuid;
 
-use super::helpers::{session_channel, spawn_app, TestApp};
+use super::helpers::{metric_value, session_channel, spawn_app, TestApp};
 use super::redis_harness::{redis_flags, redis_url, unique_prefix};
 
 #[derive(Clone, Copy, Debug)]
@@ -155,8 +155,18 @@ async fn idle_session_is_abandoned_then_archived(kind: Kind) {
     // And they are in the audit trail.
     let events = alice.events(&id).await;
     assert_eq!(events.len(), 3);
-    let totals = app.sweeper.totals();
-    assert_eq!((totals.abandoned, totals.archived), (1, 1), "{totals:?}");
+    let metrics = app.metrics_text().await;
+    let transitions = |kind: &str| {
+        metric_value(
+            &metrics,
+            &format!("tandem_sweeper_transitions_total{{transition=\"{kind}\"}}"),
+        )
+    };
+    assert_eq!(
+        (transitions("abandon"), transitions("archive")),
+        (1.0, 1.0),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,7 +443,7 @@ async fn the_background_sweeper_runs_on_its_interval() {
     let notice = alice.expect_notice("alice", "session.status_changed").await;
     assert_eq!(notice["to"], "abandoned");
     assert_eq!(status_of(&app, &id).await, SessionStatus::Abandoned);
-    assert!(app.sweeper.totals().sweeps >= 1);
+    assert!(app.metric("tandem_sweeps_total").await >= 1.0);
 }
 
 // ------------------------------------------------------------ settings

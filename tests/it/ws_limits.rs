@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{session_channel, spawn_app, Ended, WsClient};
+use crate::helpers::{metric_value, session_channel, spawn_app, Ended, WsClient};
 
 #[tokio::test]
 async fn frame_above_the_limit_closes_1009() {
@@ -186,6 +186,17 @@ async fn slow_consumer_case(limits: &[&str], window: u64) {
         Ended::Close(code, reason) => assert_eq!(code, 3008, "reason {reason:?}"),
         other => panic!("slow client got no close frame 3008: {other:?}"),
     }
+    // Counted once, as a slow consumer and as a disconnect for being slow.
+    let metrics = app.metrics_text().await;
+    assert_eq!(
+        metric_value(&metrics, "tandem_slow_consumer_disconnects_total"),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_value(&metrics, "tandem_disconnects_total{reason=\"slow\"}"),
+        1.0
+    );
     // What the slow client did get before the close is a gapless prefix
     // (offsets from 2: the first chat message follows session.created).
     let got: Vec<u64> = slow

@@ -123,6 +123,7 @@ impl Streams {
             s.items.push_back((now, publication.clone()));
             s.trim(self.size, self.ttl, now);
         }
+        publication.published_at = Some(std::time::SystemTime::now());
         deliver(&publication);
         Ok(s.position())
     }

@@ -276,6 +276,7 @@ fn entry_to_publication(id: &str, fields: &[Vec<u8>]) -> Result<Publication, Eng
         info,
         offset,
         tags,
+        published_at: None,
     })
 }
 

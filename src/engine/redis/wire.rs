@@ -2,7 +2,11 @@
 //! payload travels as its bytes, whatever they are, after a short text header.
 //!
 //! ```text
-//! p\n<epoch>\n<offset>\n<info length>\n<tags length>\n<info><tags><data>   publication (built in Lua)
+//! P\n<epoch>\n<offset>\n<time>\n<info length>\n<tags length>\n<info><tags><data>
+//!                               publication (built in Lua); <time>: Redis's
+//!                               clock in microseconds since the Unix epoch
+//! p\n<epoch>\n<offset>\n<info length>\n<tags length>\n<info><tags><data>
+//!                               the same without <time> (earlier versions)
 //! j\n<ClientInfo JSON>          join
 //! l\n<ClientInfo JSON>          leave
 //! u\n<user id>                  end every subscription of that user
@@ -100,11 +104,19 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     let kind = field(&mut rest)?;
     let info = |json: &[u8]| serde_json::from_slice::<ClientInfo>(json).map_err(bad);
     match kind {
-        "p" => {
+        "p" | "P" => {
             let epoch = field(&mut rest)?.to_owned();
             let offset = field(&mut rest)?
                 .parse::<u64>()
                 .map_err(|_| bad("bad offset"))?;
+            let published_at = if kind == "P" {
+                let micros = field(&mut rest)?
+                    .parse::<u64>()
+                    .map_err(|_| bad("bad time"))?;
+                Some(std::time::UNIX_EPOCH + std::time::Duration::from_micros(micros))
+            } else {
+                None
+            };
             let info_len = number(field(&mut rest)?)?;
             let tags_len = number(field(&mut rest)?)?;
             if rest.len() < info_len.saturating_add(tags_len) {
@@ -125,6 +137,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Message, WireError> {
                     info,
                     offset,
                     tags,
+                    published_at,
                 },
             })
         }
@@ -172,6 +185,16 @@ mod tests {
         assert_eq!(publication.info, Some(info()));
         assert_eq!(publication.tags.unwrap()["k"], "v");
         assert!(decode(b"p\ne\n1\n0\n0\n{}").is_ok());
+        let Message::Publication { publication, .. } =
+            decode(b"P\ne\n1\n1700000000000001\n0\n0\n{}").unwrap()
+        else {
+            panic!("a publication");
+        };
+        assert_eq!(
+            publication.published_at,
+            Some(std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_000_001))
+        );
+        assert_eq!(publication.data.as_bytes(), b"{}");
     }
 
     #[test]

@@ -61,9 +61,12 @@ local function tandem_next_offset(stream, meta)
 end
 
 -- A publication message for the fan-out channel (see wire.rs): a text
--- header, then info, tags and data as bytes (binary-safe).
+-- header (with Redis's clock in microseconds, for the publish-to-deliver
+-- latency), then info, tags and data as bytes (binary-safe).
 local function tandem_fanout_message(epoch, offset, data, info, tags)
-  return 'p\n' .. epoch .. '\n' .. string.format('%d', offset) .. '\n' .. #info .. '\n' .. #tags .. '\n' .. info .. tags .. data
+  local now = redis.call('TIME')
+  local micros = string.format('%d%06d', tonumber(now[1]), tonumber(now[2]))
+  return 'P\n' .. epoch .. '\n' .. string.format('%d', offset) .. '\n' .. micros .. '\n' .. #info .. '\n' .. #tags .. '\n' .. info .. tags .. data
 end
 
 -- Stores a publication under `<offset>-0` (exact MAXLEN trim, TTL refreshed)
