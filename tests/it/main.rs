@@ -9,6 +9,8 @@ mod hardening;
 mod helpers;
 mod http_limits;
 mod patch_fuzz;
+mod redis_cluster;
+mod redis_cluster_harness;
 mod redis_durability;
 mod redis_e2e;
 mod redis_failure;

@@ -15,7 +15,10 @@
 //! failover shows up as the library re-subscribing the shard's channels: every
 //! `ssubscribe` confirmation that this node did not ask for (it counts the
 //! ones it asked for) means the channel's feed was interrupted, so its local
-//! subscribers recover; channels of the other shards are left alone. A
+//! subscribers recover. A dropped node connection (a master killed) is told
+//! without the node's address, so then every channel is subscribed again
+//! where its slot lives now (retried until the failover is over) and
+//! recovers: more recovery than needed, never less. A
 //! server-side `sunsubscribe` of a channel still wanted (its slot moved) is
 //! answered by subscribing again, and recovery.
 
@@ -33,6 +36,10 @@ use crate::engine::{EngineError, EngineEvents};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// SSUBSCRIBEs in flight at once while re-subscribing after a drop.
+const RESYNC_CONCURRENCY: usize = 64;
+/// Pause between re-subscribe rounds while a shard is failing over.
+const RESYNC_PAUSE: Duration = Duration::from_millis(250);
 
 struct Entry {
     /// Local subscribers.
@@ -60,6 +67,8 @@ struct Inner {
     entries: Mutex<HashMap<String, Entry>>,
     tracks: Mutex<HashMap<String, Track>>,
     conn: Mutex<Option<ClusterConnection>>,
+    /// Whether the node-wide channel is subscribed.
+    nodes_active: Mutex<bool>,
     /// Whether the connection is up and every wanted channel subscribed.
     link: watch::Sender<bool>,
 }
@@ -87,6 +96,7 @@ impl ShardedFanout {
                 entries: Mutex::new(HashMap::new()),
                 tracks: Mutex::new(HashMap::new()),
                 conn: Mutex::new(None),
+                nodes_active: Mutex::new(false),
                 link,
             }),
         }
@@ -241,17 +251,27 @@ impl ShardedFanout {
                 continue;
             }
             backoff = MIN_BACKOFF;
+            // After a node connection dropped: re-subscribes its channels
+            // where they live now (alongside the delivery of other messages).
+            let mut resync: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> = None;
             let stopped = loop {
                 tokio::select! {
                     biased;
                     _ = stop.cancelled() => break true,
                     push = rx.recv() => match push {
-                        Some(push) => inner.handle(push).await,
+                        Some(push) => {
+                            if inner.handle(push).await && resync.is_none() {
+                                resync = Some(Box::pin(inner.resync(&stop)));
+                            }
+                        }
                         None => {
                             tracing::warn!("redis cluster pub/sub connection ended");
                             break false;
                         }
                     },
+                    _ = async { if let Some(r) = resync.as_mut() { r.await } }, if resync.is_some() => {
+                        resync = None;
+                    }
                 }
             };
             inner.disconnected();
@@ -351,6 +371,7 @@ impl Inner {
             Err(_) => return Err(EngineError::Unavailable("redis SSUBSCRIBE timed out".into())),
         }
         *lock(&self.conn) = Some(conn.clone());
+        *lock(&self.nodes_active) = true;
         let stale: Vec<String> = lock(&self.tracks)
             .values_mut()
             .map(|t| {
@@ -382,13 +403,15 @@ impl Inner {
         Ok(())
     }
 
-    async fn handle(&self, push: PushInfo) {
+    /// Handles one push; true when a node connection dropped (the caller
+    /// then runs [`Inner::resync`]).
+    async fn handle(&self, push: PushInfo) -> bool {
         match push.kind {
             PushKind::SMessage | PushKind::Message => {
                 let fanout = text(push.data.first());
                 let payload = match push.data.get(1) {
                     Some(Value::BulkString(bytes)) => bytes.as_slice(),
-                    _ => return,
+                    _ => return false,
                 };
                 if let Some(fanout) = fanout {
                     let action = decide(&mut lock(&self.tracks), &self.nodes, &fanout, payload);
@@ -397,7 +420,7 @@ impl Inner {
             }
             PushKind::SSubscribe => {
                 let Some(fanout) = text(push.data.first()) else {
-                    return;
+                    return false;
                 };
                 let interrupted = {
                     let mut entries = lock(&self.entries);
@@ -416,13 +439,13 @@ impl Inner {
             }
             PushKind::SUnsubscribe => {
                 let Some(fanout) = text(push.data.first()) else {
-                    return;
+                    return false;
                 };
                 let wanted = lock(&self.entries)
                     .get(&fanout)
                     .is_some_and(|e| e.count > 0 && e.active);
                 if !wanted && fanout != self.nodes {
-                    return;
+                    return false;
                 }
                 // The owner dropped it (its slot moved): subscribe again where it is now.
                 tracing::info!(fanout, "redis cluster: channel unsubscribed by the server; subscribing again");
@@ -445,9 +468,69 @@ impl Inner {
                 }
             }
             PushKind::Disconnection => {
-                tracing::warn!("redis cluster pub/sub: a node connection dropped; its channels are re-subscribed and recover");
+                // Which node dropped is not told: every channel is
+                // subscribed again where its slot lives now, then recovers.
+                tracing::warn!("redis cluster pub/sub: a node connection dropped; channels are re-subscribed and recover");
+                for entry in lock(&self.entries).values_mut() {
+                    entry.active = false;
+                }
+                *lock(&self.nodes_active) = false;
+                return true;
             }
             _ => {}
+        }
+        false
+    }
+
+    /// Subscribes every wanted channel that is not active (after a node
+    /// connection dropped), retrying until all are or `stop`; each channel
+    /// that is subscribed again recovers (its subscribers may have missed
+    /// publications meanwhile).
+    async fn resync(&self, stop: &CancellationToken) {
+        use futures_util::StreamExt;
+        loop {
+            if !*lock(&self.nodes_active) {
+                if let Some(mut conn) = self.current() {
+                    let done = matches!(
+                        tokio::time::timeout(self.timeout, conn.ssubscribe(&self.nodes)).await,
+                        Ok(Ok(()))
+                    );
+                    *lock(&self.nodes_active) = done;
+                }
+            }
+            let todo: Vec<(String, Arc<tokio::sync::Mutex<()>>)> = lock(&self.entries)
+                .iter()
+                .filter(|(_, e)| e.count > 0 && !e.active)
+                .map(|(f, e)| (f.clone(), e.gate.clone()))
+                .collect();
+            if todo.is_empty() && *lock(&self.nodes_active) {
+                return;
+            }
+            let Some(conn) = self.current() else { return };
+            futures_util::stream::iter(todo)
+                .for_each_concurrent(RESYNC_CONCURRENCY, |(fanout, gate)| {
+                    let conn = conn.clone();
+                    async move {
+                        let _turn = gate.lock().await;
+                        let want = lock(&self.entries)
+                            .get(&fanout)
+                            .is_some_and(|e| e.count > 0 && !e.active);
+                        if !want {
+                            return;
+                        }
+                        if self.ssubscribe(conn, &fanout).await.is_ok() {
+                            if let Some(entry) = lock(&self.entries).get_mut(&fanout) {
+                                entry.active = true;
+                            }
+                            self.interrupted(&fanout);
+                        }
+                    }
+                })
+                .await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(RESYNC_PAUSE) => {}
+            }
         }
     }
 
