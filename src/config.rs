@@ -514,25 +514,29 @@ impl Config {
                 .map(|n| n.trim().to_owned())
                 .filter(|n| !n.is_empty())
                 .collect();
-            let (setting, urls) =
-                match crate::engine::redis::Topology::from_settings(self.redis_url.as_str(), &nodes)
-                {
-                    Ok(crate::engine::redis::Topology::Single(url)) => ("TANDEM_REDIS_URL", vec![url]),
-                    Ok(crate::engine::redis::Topology::Cluster(seeds)) if nodes.is_empty() => {
-                        ("TANDEM_REDIS_URL", seeds)
-                    }
-                    Ok(crate::engine::redis::Topology::Cluster(seeds)) => {
-                        ("TANDEM_REDIS_CLUSTER_NODES", seeds)
-                    }
-                    Err(problem) => return Err(bad("TANDEM_REDIS_URL", problem)),
-                };
+            let (setting, urls) = match crate::engine::redis::Topology::from_settings(
+                self.redis_url.as_str(),
+                &nodes,
+            ) {
+                Ok(crate::engine::redis::Topology::Single(url)) => ("TANDEM_REDIS_URL", vec![url]),
+                Ok(crate::engine::redis::Topology::Cluster(seeds)) if nodes.is_empty() => {
+                    ("TANDEM_REDIS_URL", seeds)
+                }
+                Ok(crate::engine::redis::Topology::Cluster(seeds)) => {
+                    ("TANDEM_REDIS_CLUSTER_NODES", seeds)
+                }
+                Err(problem) => return Err(bad("TANDEM_REDIS_URL", problem)),
+            };
             for url in urls {
                 if let Err(err) = ::redis::Client::open(url.as_str()) {
                     return Err(bad(setting, format!("not a usable Redis URL: {err}")));
                 }
             }
             if self.redis_repair_interval < Duration::from_millis(100) {
-                return Err(bad("TANDEM_REDIS_REPAIR_INTERVAL", "must be at least 100ms"));
+                return Err(bad(
+                    "TANDEM_REDIS_REPAIR_INTERVAL",
+                    "must be at least 100ms",
+                ));
             }
             crate::engine::redis::validate_prefix(&self.redis_prefix)
                 .map_err(|problem| bad("TANDEM_REDIS_PREFIX", problem))?;

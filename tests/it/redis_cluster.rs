@@ -12,8 +12,7 @@ use serde_json::{json, Value};
 
 use super::helpers::{spawn_app, TestApp, WsClient};
 use super::redis_cluster_harness::{
-    cli, cluster, cluster_flags, keyslot, kill9, master_of_slot, masters_of, start_cluster,
-    Cluster,
+    cli, cluster, cluster_flags, keyslot, kill9, master_of_slot, masters_of, start_cluster, Cluster,
 };
 use super::redis_harness::unique_prefix;
 use tandem::sessions::model::SessionStatus;
@@ -40,9 +39,7 @@ async fn chat(client: &mut WsClient, session: &str, text: &str) {
 
 /// Ids of the sessions `user`'s list shows on `client`.
 async fn listed(client: &mut WsClient) -> BTreeSet<String> {
-    let list = client
-        .rpc_ok("session.list", json!({"limit": 100}))
-        .await;
+    let list = client.rpc_ok("session.list", json!({"limit": 100})).await;
     list["items"]
         .as_array()
         .unwrap_or_else(|| panic!("items in {list}"))
@@ -198,9 +195,7 @@ async fn a_crash_between_the_atomic_step_and_the_index_update_is_repaired() {
     let mut alice = crashing.connect("alice").await;
     let id = alice.create_session("Lost?", &[("bob", "viewer")]).await;
     // The write itself is there (one atomic step) ...
-    alice
-        .rpc_ok("session.get", json!({"session_id": id}))
-        .await;
+    alice.rpc_ok("session.get", json!({"session_id": id})).await;
     // ... but its index entries are not: the fault is real.
     assert!(!listed(&mut alice).await.contains(&id));
     assert!(!idle_active(&crashing).await.contains(&id));
@@ -261,7 +256,12 @@ async fn chat_until_stored(app: &TestApp, user: &str, session: &str, text: &str)
 async fn a_master_killed_during_writes_loses_no_acknowledged_write() {
     let cluster = start_cluster("failover", 1);
     let prefix = unique_prefix();
-    let extra = ["--redis-wait-replicas", "1", "--redis-repair-interval", "1s"];
+    let extra = [
+        "--redis-wait-replicas",
+        "1",
+        "--redis-repair-interval",
+        "1s",
+    ];
     let node_a = cluster_app(&cluster, &prefix, &extra).await;
     let node_b = cluster_app(&cluster, &prefix, &extra).await;
     let mut alice = node_a.connect("alice").await;
@@ -313,7 +313,9 @@ async fn a_master_killed_during_writes_loses_no_acknowledged_write() {
         acknowledged.push(text);
     }
     let mut creator = node_a.connect("alice").await;
-    let second = creator.create_session("After failover", &[("bob", "viewer")]).await;
+    let second = creator
+        .create_session("After failover", &[("bob", "viewer")])
+        .await;
 
     // Every acknowledged write is in the log, once, in order.
     let events = alice.events(&session).await;
@@ -322,7 +324,10 @@ async fn a_master_killed_during_writes_loses_no_acknowledged_write() {
         .filter(|e| e.kind == "chat.message")
         .filter_map(|e| e.data["message"]["content"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(contents, acknowledged, "no acknowledged write lost or doubled");
+    assert_eq!(
+        contents, acknowledged,
+        "no acknowledged write lost or doubled"
+    );
 
     // Alice's node either kept her feed or told her to recover (its shard
     // was re-subscribed); like a real client, she resubscribes from her
@@ -340,7 +345,12 @@ async fn a_master_killed_during_writes_loses_no_acknowledged_write() {
         if let Some(p) = message["push"].get("pub") {
             assert_eq!(offset(p), position + 1, "in order, once: {p}");
             position += 1;
-            got.push(p["data"]["data"]["message"]["content"].as_str().unwrap().to_owned());
+            got.push(
+                p["data"]["data"]["message"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
             continue;
         }
         let sub = alice
@@ -353,7 +363,12 @@ async fn a_master_killed_during_writes_loses_no_acknowledged_write() {
             for p in sub["publications"].as_array().cloned().unwrap_or_default() {
                 assert_eq!(offset(&p), position + 1, "in order, once: {p}");
                 position += 1;
-                got.push(p["data"]["data"]["message"]["content"].as_str().unwrap().to_owned());
+                got.push(
+                    p["data"]["data"]["message"]["content"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
             }
         } else {
             // A promoted replica is another Redis process: with restart

@@ -72,7 +72,10 @@ pub fn start_cluster(name: &str, replicas: usize) -> Cluster {
             if info.contains("cluster_state:ok") {
                 break;
             }
-            assert!(Instant::now() < deadline, "cluster did not become ok: {info}");
+            assert!(
+                Instant::now() < deadline,
+                "cluster did not become ok: {info}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -97,7 +100,10 @@ fn wait_slots_agree(servers: &[RedisServer], deadline: Instant) {
         if views.windows(2).all(|w| w[0] == w[1]) && !views[0].contains("[]") {
             return;
         }
-        assert!(Instant::now() < deadline, "nodes disagree on slots: {views:?}");
+        assert!(
+            Instant::now() < deadline,
+            "nodes disagree on slots: {views:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -177,7 +183,10 @@ pub fn kill9(port: u16) {
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     while super::redis_harness::ping(port) {
-        assert!(Instant::now() < deadline, "redis-server on {port} survived kill -9");
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on {port} survived kill -9"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

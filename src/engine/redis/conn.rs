@@ -72,11 +72,14 @@ pub(super) enum Source {
     Single(ConnectionManager),
     /// A cluster: connected at first use (a cluster that is down at start
     /// makes operations fail until it answers), then kept.
-    Cluster {
-        client: ::redis::cluster::ClusterClient,
-        conn: tokio::sync::OnceCell<ClusterConnection>,
-        connect_timeout: Duration,
-    },
+    Cluster(Box<ClusterSource>),
+}
+
+/// The cluster side of [`Source`].
+pub(super) struct ClusterSource {
+    pub(super) client: ::redis::cluster::ClusterClient,
+    pub(super) conn: tokio::sync::OnceCell<ClusterConnection>,
+    pub(super) connect_timeout: Duration,
 }
 
 impl Source {
@@ -84,11 +87,12 @@ impl Source {
     pub(super) async fn get(&self) -> Result<Conn, crate::engine::EngineError> {
         match self {
             Self::Single(conn) => Ok(Conn::Single(conn.clone())),
-            Self::Cluster {
-                client,
-                conn,
-                connect_timeout,
-            } => {
+            Self::Cluster(cluster) => {
+                let ClusterSource {
+                    client,
+                    conn,
+                    connect_timeout,
+                } = &**cluster;
                 let conn = conn
                     .get_or_try_init(|| async {
                         match tokio::time::timeout(*connect_timeout, client.get_async_connection())

@@ -35,9 +35,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-pub use conn::{key_slot, Topology};
 use ::redis::{ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
 use async_trait::async_trait;
+pub use conn::{key_slot, Topology};
 use tokio_util::sync::CancellationToken;
 
 pub use keys::validate_prefix;
@@ -251,26 +251,24 @@ impl RedisEngine {
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_millis(500));
-                let conn =
-                    ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-                        .map_err(unavailable)?;
+                let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+                    .map_err(unavailable)?;
                 (
                     conn::Source::Single(conn),
                     Fanouts::Single(Fanout::new(client, events, RESPONSE_TIMEOUT, nodes)),
                 )
             }
             Topology::Cluster(seeds) => {
-                let client =
-                    conn::cluster_client(seeds, RESPONSE_TIMEOUT, CONNECT_TIMEOUT, None)
-                        .map_err(|e| {
-                            EngineError::Internal(format!("TANDEM_REDIS_CLUSTER_NODES: {e}"))
-                        })?;
+                let client = conn::cluster_client(seeds, RESPONSE_TIMEOUT, CONNECT_TIMEOUT, None)
+                    .map_err(|e| {
+                    EngineError::Internal(format!("TANDEM_REDIS_CLUSTER_NODES: {e}"))
+                })?;
                 (
-                    conn::Source::Cluster {
+                    conn::Source::Cluster(Box::new(conn::ClusterSource {
                         client,
                         conn: tokio::sync::OnceCell::new(),
                         connect_timeout: OPERATION_TIMEOUT,
-                    },
+                    })),
                     Fanouts::Cluster(sharded::ShardedFanout::new(
                         seeds.clone(),
                         events,
@@ -588,7 +586,11 @@ impl RedisEngine {
         match run(conn.on_node_of(key, cmd)).await {
             Ok(::redis::Value::Int(n)) if n >= i64::from(wanted) => {}
             Ok(reply) => {
-                tracing::warn!(?reply, wanted, "redis WAIT: fewer replicas acknowledged the write")
+                tracing::warn!(
+                    ?reply,
+                    wanted,
+                    "redis WAIT: fewer replicas acknowledged the write"
+                )
             }
             Err(err) => tracing::warn!(error = %err, "redis WAIT failed"),
         }

@@ -253,7 +253,9 @@ impl ShardedFanout {
             backoff = MIN_BACKOFF;
             // After a node connection dropped: re-subscribes its channels
             // where they live now (alongside the delivery of other messages).
-            let mut resync: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> = None;
+            let mut resync: Option<
+                std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>,
+            > = None;
             let stopped = loop {
                 tokio::select! {
                     biased;
@@ -342,14 +344,20 @@ impl Inner {
     }
 
     /// SSUBSCRIBEs `fanout`, counting the confirmation as expected.
-    async fn ssubscribe(&self, mut conn: ClusterConnection, fanout: &str) -> Result<(), EngineError> {
+    async fn ssubscribe(
+        &self,
+        mut conn: ClusterConnection,
+        fanout: &str,
+    ) -> Result<(), EngineError> {
         if let Some(entry) = lock(&self.entries).get_mut(fanout) {
             entry.expected += 1;
         }
         let result = match tokio::time::timeout(self.timeout, conn.ssubscribe(fanout)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => Err(EngineError::Unavailable(format!("redis SSUBSCRIBE: {err}"))),
-            Err(_) => Err(EngineError::Unavailable("redis SSUBSCRIBE timed out".into())),
+            Err(_) => Err(EngineError::Unavailable(
+                "redis SSUBSCRIBE timed out".into(),
+            )),
         };
         if result.is_err() {
             // A late confirmation then reads as an interruption: a needless
@@ -367,8 +375,14 @@ impl Inner {
         let mut node_conn = conn.clone();
         match tokio::time::timeout(self.timeout, node_conn.ssubscribe(&self.nodes)).await {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => return Err(EngineError::Unavailable(format!("redis SSUBSCRIBE: {err}"))),
-            Err(_) => return Err(EngineError::Unavailable("redis SSUBSCRIBE timed out".into())),
+            Ok(Err(err)) => {
+                return Err(EngineError::Unavailable(format!("redis SSUBSCRIBE: {err}")))
+            }
+            Err(_) => {
+                return Err(EngineError::Unavailable(
+                    "redis SSUBSCRIBE timed out".into(),
+                ))
+            }
         }
         *lock(&self.conn) = Some(conn.clone());
         *lock(&self.nodes_active) = true;
@@ -448,7 +462,10 @@ impl Inner {
                     return false;
                 }
                 // The owner dropped it (its slot moved): subscribe again where it is now.
-                tracing::info!(fanout, "redis cluster: channel unsubscribed by the server; subscribing again");
+                tracing::info!(
+                    fanout,
+                    "redis cluster: channel unsubscribed by the server; subscribing again"
+                );
                 if let Some(conn) = self.current() {
                     let result = if fanout == self.nodes {
                         let mut conn = conn;
