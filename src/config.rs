@@ -723,6 +723,49 @@ mod tests {
     }
 
     #[test]
+    fn cluster_settings_are_parsed_and_checked() {
+        let s = "0123456789abcdef0123456789abcdef";
+        let base = ["--jwt-hs256-secret", s, "--engine", "redis"];
+        let settings = parse(&base).unwrap();
+        let redis = settings.redis();
+        assert!(redis.cluster_nodes.is_empty(), "one Redis by default");
+        assert_eq!(redis.repair_interval, Duration::from_secs(30));
+        assert_eq!(redis.wait_replicas, 0);
+        assert!(!redis.fault_skip_index_update);
+        let mut nodes = base.to_vec();
+        nodes.extend([
+            "--redis-cluster-nodes",
+            "127.0.0.1:7000, 127.0.0.1:7001",
+            "--redis-repair-interval",
+            "2s",
+            "--redis-wait-replicas",
+            "1",
+        ]);
+        let redis = parse(&nodes).unwrap().redis();
+        assert_eq!(redis.cluster_nodes, ["127.0.0.1:7000", "127.0.0.1:7001"]);
+        assert_eq!(redis.repair_interval, Duration::from_secs(2));
+        assert_eq!(redis.wait_replicas, 1);
+        let mut url = base.to_vec();
+        url.extend(["--redis-url", "redis+cluster://a:7000,b:7001"]);
+        assert!(parse(&url).is_ok());
+        let mut empty = base.to_vec();
+        empty.extend(["--redis-url", "redis+cluster://"]);
+        assert_eq!(parse(&empty).unwrap_err().setting, "TANDEM_REDIS_URL");
+        let mut bad_node = base.to_vec();
+        bad_node.extend(["--redis-cluster-nodes", "http://x:1"]);
+        assert_eq!(
+            parse(&bad_node).unwrap_err().setting,
+            "TANDEM_REDIS_CLUSTER_NODES"
+        );
+        let mut short = base.to_vec();
+        short.extend(["--redis-repair-interval", "10ms"]);
+        assert_eq!(
+            parse(&short).unwrap_err().setting,
+            "TANDEM_REDIS_REPAIR_INTERVAL"
+        );
+    }
+
+    #[test]
     fn redis_settings_are_checked_only_for_the_redis_engine() {
         let s = "0123456789abcdef0123456789abcdef";
         let bad_url = ["--jwt-hs256-secret", s, "--redis-url", "http://nope"];
