@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (the Redis ones start their
-# own redis-server), the interop tests with the official `centrifuge` npm client
+# own redis-server), the run command's restart test (scripts/test-run-restart.sh),
+# the interop tests with the official `centrifuge` npm client
 # against the real binary on the memory engine and on a throw-away Redis, then
 # the frontend's unit tests (Vitest) and browser tests (headless Chromium via
 # playwright-core). Installs what the tests need on a fresh machine (npm
@@ -70,6 +71,9 @@ cargo test --locked --all-targets
 
 echo "== benchmark tool: unit tests and smoke runs (bench/, no timing asserted)"
 cargo test --locked -p tandem-bench --all-targets
+
+echo "== run command: durable across a restart (scripts/run.sh on its own redis-server; release build)"
+bash scripts/test-run-restart.sh
 
 echo "== interop: official centrifuge npm client (memory engine)"
 (

@@ -170,23 +170,40 @@ impl App {
         &self.sweeper
     }
 
-    /// Serves until `signal` resolves, then shuts down gracefully: stop
-    /// accepting, tell every client to reconnect elsewhere (3001), wait for
-    /// connections to finish, bounded by the shutdown timeout.
+    /// Serves until `signal` resolves, then shuts down gracefully: drain for
+    /// `TANDEM_DRAIN_DELAY` (`/readyz` 503 `draining`, new WebSocket clients
+    /// refused), stop accepting, tell every client to reconnect elsewhere
+    /// (3001), wait for connections to finish, bounded by the shutdown timeout.
     pub async fn run(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let shutdown = self.state.shutdown.clone();
         let stop = shutdown.token();
-        let watch = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = signal => watch.cancel(),
-                _ = watch.cancelled() => {},
-            }
-        });
         let config = &self.settings.config;
+        let watch = shutdown.clone();
+        let drain_delay = config.drain_delay;
+        let clients = self.state.node.clone();
+        tokio::spawn(async move {
+            let token = watch.token();
+            tokio::select! {
+                _ = signal => {}
+                _ = token.cancelled() => return,
+            }
+            // Draining: out of rotation (`/readyz` 503), no new clients, the
+            // connected ones keep working until the delay is over.
+            watch.drain();
+            tracing::info!(
+                ?drain_delay,
+                clients = clients.stats().clients,
+                "draining: /readyz reports draining and new clients are refused"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(drain_delay) => {}
+                _ = token.cancelled() => {}
+            }
+            watch.begin();
+        });
         let limits = HttpLimits {
             header_timeout: config.http_header_timeout,
             max_connections: self.max_connections,

@@ -36,6 +36,20 @@ pub enum Command {
     Serve,
     /// Print a connection token signed with TANDEM_JWT_HS256_SECRET.
     Token(TokenArgs),
+    /// Ask the node listening on TANDEM_LISTEN for /healthz (exit 0 on 200,
+    /// 1 otherwise): the container health check.
+    Health(HealthArgs),
+}
+
+/// `tandem health` arguments.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Path to ask for (`/readyz` also requires the engine and no draining).
+    #[arg(long, default_value = "/healthz")]
+    pub path: String,
+    /// How long to wait for the answer. Defaults to 3s.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `tandem token` arguments.
@@ -81,6 +95,13 @@ pub struct Config {
         value_parser = BoolishValueParser::new()
     )]
     pub dev: bool,
+
+    /// Dev mode only: file that keeps the generated JWT secret, so tokens stay
+    /// valid across restarts (created with mode 0600 when missing, reused
+    /// after). Ignored when a secret or public key is set. Defaults to none
+    /// (a new secret every start).
+    #[arg(long, env = "TANDEM_DEV_SECRET_FILE")]
+    pub dev_secret_file: Option<PathBuf>,
 
     /// HS256 secret for connection tokens (at least 32 bytes). No default.
     #[arg(long, env = "TANDEM_JWT_HS256_SECRET", hide_env_values = true, value_parser = parse_secret)]
@@ -228,6 +249,13 @@ pub struct Config {
     /// How long a presence entry lives without a refresh. Defaults to 30s.
     #[arg(long, env = "TANDEM_PRESENCE_TTL", default_value = "30s", value_parser = parse_duration)]
     pub presence_ttl: Duration,
+
+    /// How long a node given SIGTERM (or SIGINT) stays up draining before it
+    /// disconnects its clients: `/readyz` answers 503 `draining` and new
+    /// WebSocket clients are refused, so a load balancer that checks `/readyz`
+    /// takes it out of rotation first. At most 10m. Defaults to 0s.
+    #[arg(long, env = "TANDEM_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub drain_delay: Duration,
 
     /// How long shutdown waits for connections to close. Defaults to 10s.
     #[arg(long, env = "TANDEM_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -396,8 +424,12 @@ pub struct Settings {
     pub config: Config,
     /// The HS256 secret in force (given, or generated in dev mode).
     pub hs256_secret: Option<Secret>,
-    /// Whether the secret was generated for this run.
+    /// Whether the secret was generated for this run (dev mode without
+    /// `TANDEM_DEV_SECRET_FILE`: tokens die with the process).
     pub secret_generated: bool,
+    /// Dev mode with `TANDEM_DEV_SECRET_FILE`: whether the secret in that
+    /// file was reused or created.
+    pub dev_secret: Option<crate::auth::dev_secret::Origin>,
 }
 
 impl Settings {
@@ -485,6 +517,7 @@ impl Config {
     /// Checks every setting and picks the JWT secret.
     pub fn validate(self) -> Result<Settings, ConfigError> {
         let mut secret_generated = false;
+        let mut dev_secret = None;
         let hs256_secret = match (&self.jwt_hs256_secret, &self.jwt_public_key_file, self.dev) {
             (Some(s), _, _) if s.expose().len() < MIN_SECRET_BYTES => {
                 return Err(bad(
@@ -493,11 +526,19 @@ impl Config {
                 ))
             }
             (Some(s), _, _) => Some(s.clone()),
-            (None, None, true) => {
-                secret_generated = true;
-                use rand::distr::{Alphanumeric, SampleString};
-                Some(Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 48)))
-            }
+            (None, None, true) => match &self.dev_secret_file {
+                Some(path) => {
+                    let (secret, origin) =
+                        crate::auth::dev_secret::load_or_create(path, MIN_SECRET_BYTES)
+                            .map_err(|problem| bad("TANDEM_DEV_SECRET_FILE", problem))?;
+                    dev_secret = Some(origin);
+                    Some(secret)
+                }
+                None => {
+                    secret_generated = true;
+                    Some(crate::auth::dev_secret::generate())
+                }
+            },
             (None, None, false) => {
                 return Err(bad(
                     "TANDEM_JWT_HS256_SECRET",
@@ -639,6 +680,9 @@ impl Config {
                 "must be between 10ms and 100 years",
             ));
         }
+        if self.drain_delay > Duration::from_secs(600) {
+            return Err(bad("TANDEM_DRAIN_DELAY", "must be at most 10m"));
+        }
         if self.ws_read_buffer < 256 {
             return Err(bad("TANDEM_WS_READ_BUFFER", "must be at least 256"));
         }
@@ -654,6 +698,7 @@ impl Config {
             config: self,
             hs256_secret,
             secret_generated,
+            dev_secret,
         })
     }
 }
@@ -710,6 +755,61 @@ mod tests {
                 .unwrap_err()
                 .setting,
             "TANDEM_ALLOWED_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn dev_secret_file_keeps_the_secret_across_starts() {
+        let dir = std::env::temp_dir().join(format!("tandem-cfg-{}", uuid::Uuid::new_v4()));
+        let file = dir.join("dev-secret");
+        let file_arg = file.to_string_lossy().into_owned();
+        let first = parse(&["--dev", "--dev-secret-file", &file_arg]).unwrap();
+        assert!(!first.secret_generated);
+        assert_eq!(
+            first.dev_secret,
+            Some(crate::auth::dev_secret::Origin::Created)
+        );
+        let second = parse(&["--dev", "--dev-secret-file", &file_arg]).unwrap();
+        assert_eq!(
+            second.dev_secret,
+            Some(crate::auth::dev_secret::Origin::Reused)
+        );
+        let (a, b) = (first.hs256_secret.unwrap(), second.hs256_secret.unwrap());
+        assert_eq!(a.expose(), b.expose());
+        // A configured secret wins; the file is not used.
+        let s = "0123456789abcdef0123456789abcdef";
+        let given = parse(&[
+            "--dev",
+            "--dev-secret-file",
+            &file_arg,
+            "--jwt-hs256-secret",
+            s,
+        ])
+        .unwrap();
+        assert_eq!(given.hs256_secret.unwrap().expose(), s.as_bytes());
+        assert_eq!(given.dev_secret, None);
+        std::fs::write(&file, "short").unwrap();
+        assert_eq!(
+            parse(&["--dev", "--dev-secret-file", &file_arg])
+                .unwrap_err()
+                .setting,
+            "TANDEM_DEV_SECRET_FILE"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn drain_delay_defaults_to_zero_and_is_bounded() {
+        let s = "0123456789abcdef0123456789abcdef";
+        let settings = parse(&["--jwt-hs256-secret", s]).unwrap();
+        assert_eq!(settings.config.drain_delay, Duration::ZERO);
+        let settings = parse(&["--jwt-hs256-secret", s, "--drain-delay", "5s"]).unwrap();
+        assert_eq!(settings.config.drain_delay, Duration::from_secs(5));
+        assert_eq!(
+            parse(&["--jwt-hs256-secret", s, "--drain-delay", "11m"])
+                .unwrap_err()
+                .setting,
+            "TANDEM_DRAIN_DELAY"
         );
     }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tandem::auth::TokenMinter;
-use tandem::config::{Cli, Command, Config, TokenArgs};
+use tandem::config::{Cli, Command, Config, HealthArgs, TokenArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,6 +14,24 @@ async fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Token(args) => token(cli.config, args),
+        Command::Health(args) => health(&cli.config, &args),
+    }
+}
+
+fn health(config: &Config, args: &HealthArgs) -> ExitCode {
+    match tandem::ops::probe::probe(config.listen, &args.path, args.timeout) {
+        Ok(200) => {
+            println!("tandem health: {} 200", args.path);
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            eprintln!("tandem health: {} answered {status}", args.path);
+            ExitCode::from(1)
+        }
+        Err(err) => {
+            eprintln!("tandem health: {err}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -25,6 +43,17 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let (Some(origin), Some(path)) = (settings.dev_secret, &settings.config.dev_secret_file) {
+        let what = match origin {
+            tandem::auth::dev_secret::Origin::Created => "generated a JWT secret and saved it to",
+            tandem::auth::dev_secret::Origin::Reused => "reusing the JWT secret in",
+        };
+        tracing::warn!(
+            file = %path.display(),
+            "DEV MODE: {what} TANDEM_DEV_SECRET_FILE, so tokens survive restarts; sign in through \
+             POST /api/dev/token. Never use --dev in production."
+        );
+    }
     if settings.secret_generated {
         tracing::warn!(
             "DEV MODE: generated a random JWT secret for this run; sign in through POST /api/dev/token. \

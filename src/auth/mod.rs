@@ -1,6 +1,7 @@
 //! Connection tokens (SPEC §4.5): verifying JWTs and minting them.
 
 pub mod claims;
+pub mod dev_secret;
 pub mod jwt;
 pub mod mint;
 

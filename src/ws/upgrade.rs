@@ -1,5 +1,5 @@
-//! `GET /connection/websocket`: origin check, subprotocol, limits, and the
-//! hand-over of the upgraded socket to a tracked connection task.
+//! `GET /connection/websocket`: draining check, origin check, subprotocol,
+//! limits, and the hand-over of the upgraded socket to a tracked connection task.
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
@@ -27,6 +27,16 @@ pub async fn handler(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if state.shutdown.is_draining() {
+        // The SDKs retry with backoff; a load balancer that retries on 503
+        // sends them to another node at once.
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "this node is draining; connect to another node",
+        )
+            .into_response();
+    }
     if !origin_allowed(&headers, &state.allowed_origins) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }

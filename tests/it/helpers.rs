@@ -427,6 +427,53 @@ impl WsClient {
     pub fn buffered(&self) -> &VecDeque<Value> {
         &self.buffered
     }
+
+    /// Takes every buffered message matching `pred`, in arrival order.
+    pub fn take_buffered(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let (taken, kept): (Vec<Value>, Vec<Value>) = std::mem::take(&mut self.buffered)
+            .into_iter()
+            .partition(|v| pred(v));
+        self.buffered = kept.into();
+        taken
+    }
+
+    /// Opens a WebSocket; `Err` (with the reason) when the handshake fails,
+    /// e.g. a draining node's 503.
+    pub async fn try_open(addr: SocketAddr) -> Result<Self, String> {
+        match tokio::time::timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(url(addr))).await
+        {
+            Ok(Ok((ws, _))) => Ok(Self::new(ws)),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err("handshake timed out".into()),
+        }
+    }
+
+    /// Like [`WsClient::call`], but the connection ending is an `Err` (how it
+    /// ended) instead of a panic; messages read before the end stay buffered.
+    pub async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Ended> {
+        let id = self.next_id();
+        let frame = json!({ "id": id, method: params }).to_string();
+        if let Err(err) = self.ws.send(Message::text(frame)).await {
+            return Err(Ended::NoCloseFrame(format!("send failed: {err}")));
+        }
+        let timeout = self.timeout;
+        let wait = async {
+            loop {
+                if let Some(pos) = self
+                    .buffered
+                    .iter()
+                    .position(|v| v["id"].as_u64() == Some(u64::from(id)))
+                {
+                    return Ok(self.buffered.remove(pos).expect("position is valid"));
+                }
+                self.read_frame().await?;
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(outcome) => outcome,
+            Err(_) => panic!("timed out after {timeout:?} waiting for the reply to {method} #{id}"),
+        }
+    }
 }
 
 /// What an RPC error reply carried.
@@ -784,6 +831,35 @@ impl ChildApp {
         let reply = ws.connect(&self.token(user)).await;
         assert!(reply.get("error").is_none(), "connect failed: {reply}");
         ws
+    }
+
+    /// Sends SIGTERM (what an orchestrator sends for a rolling restart).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "kill -TERM \"$1\"",
+                "sh",
+                &self.child.id().to_string(),
+            ])
+            .status()
+            .expect("run kill -TERM");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits (up to `timeout`) for the process to exit; returns its status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the tandem child") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the tandem child did not exit within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Sends SIGKILL (`kill -9`) and reaps the process.

@@ -4,6 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_rest;
+mod balancer;
+mod deploy_files;
+mod deploy_rolling;
+mod deploy_topology;
 mod engine_contract;
 mod hardening;
 mod helpers;
@@ -16,6 +20,7 @@ mod redis_e2e;
 mod redis_failure;
 mod redis_harness;
 mod rest_rpc_parity;
+mod roaming;
 mod sessions_access;
 mod sessions_convergence;
 mod sessions_rpc;
