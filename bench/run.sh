@@ -137,9 +137,10 @@ if has "$targets" cluster; then
   cluster_addrs=()
   for i in 1 2 3; do
     port=$(free_port)
+    bus=$(free_port) # not port + 10000, which may be taken or past 65535
     mkdir -p "$work/cluster-$i"
     taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-      --cluster-enabled yes --cluster-config-file nodes.conf --dir "$work/cluster-$i" \
+      --cluster-enabled yes --cluster-port "$bus" --cluster-config-file nodes.conf --dir "$work/cluster-$i" \
       --daemonize no --loglevel warning --maxclients 1000 > "$work/cluster-$i.log" 2>&1 &
     cluster_pids+=($!)
     for _ in $(seq 1 100); do

@@ -34,9 +34,14 @@ pub fn start_cluster(name: &str, replicas: usize) -> Cluster {
     let servers: Vec<RedisServer> = (0..count)
         .map(|i| {
             let port = free_port();
+            // The bus port defaults to port + 10000, which may be taken or
+            // past 65535: give it a free port of its own.
+            let bus = free_port().to_string();
             let extra: Vec<String> = [
                 "--cluster-enabled",
                 "yes",
+                "--cluster-port",
+                &bus,
                 "--cluster-config-file",
                 "nodes.conf",
                 "--cluster-node-timeout",
