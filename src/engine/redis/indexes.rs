@@ -214,7 +214,9 @@ impl RedisEngine {
                     c.arg(keys.activity()).arg("GT").arg(activity).arg(&sid);
                     cmds.push(c);
                 }
-                for s in STATUSES {
+                // A record without a status (none on a cluster) leaves the idle index alone.
+                let known = STATUSES.iter().any(|s| s.as_str() == status);
+                for s in STATUSES.into_iter().filter(|_| known) {
                     if s.as_str() == status {
                         let mut c = ::redis::cmd("ZADD");
                         c.arg(keys.idle(s)).arg("GT").arg(since).arg(&sid);
