@@ -363,6 +363,11 @@ pub struct Config {
     #[arg(long, env = "TANDEM_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
 
+    /// Due sessions one sweep handles at the same time (their engine round
+    /// trips overlap). 1 to 256. Defaults to 16.
+    #[arg(long, env = "TANDEM_SWEEP_CONCURRENCY", default_value_t = 16)]
+    pub sweep_concurrency: usize,
+
     /// When set, archived sessions are deleted (with their farewell event)
     /// this long after they were archived. Defaults to off (kept forever).
     #[arg(long, env = "TANDEM_DELETE_ARCHIVED_AFTER", value_parser = parse_duration)]
@@ -490,6 +495,7 @@ impl Settings {
             archive_after: self.config.archive_after,
             interval: self.config.sweep_interval,
             delete_archived_after: self.config.delete_archived_after,
+            concurrency: self.config.sweep_concurrency,
             ..Default::default()
         }
     }
@@ -673,6 +679,9 @@ impl Config {
                 }
                 _ => {}
             }
+        }
+        if !(1..=256).contains(&self.sweep_concurrency) {
+            return Err(bad("TANDEM_SWEEP_CONCURRENCY", "must be between 1 and 256"));
         }
         if self.sweep_interval < Duration::from_millis(10) || self.sweep_interval > HUNDRED_YEARS {
             return Err(bad(

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -58,6 +59,8 @@ pub struct SweeperConfig {
     /// At most this many sessions examined per phase and sweep (the rest waits
     /// for the next sweep).
     pub max_per_sweep: usize,
+    /// Due sessions handled at the same time.
+    pub concurrency: usize,
 }
 
 impl Default for SweeperConfig {
@@ -69,6 +72,7 @@ impl Default for SweeperConfig {
             delete_archived_after: None,
             batch: 500,
             max_per_sweep: 20_000,
+            concurrency: 16,
         }
     }
 }
@@ -330,12 +334,26 @@ impl Sweeper {
             };
             let fetched = ids.len();
             let mut moved = false;
-            for id in ids {
-                if stop.is_some_and(CancellationToken::is_cancelled) {
-                    return;
-                }
+            // The sessions of a batch are independent: handled concurrently
+            // (on Redis the round trips of one overlap the others'), at most
+            // `concurrency` at a time.
+            let results: Vec<(Uuid, Result<Option<Handled>, DomainError>)> =
+                futures_util::stream::iter(ids)
+                    .map(|id| async move {
+                        if stop.is_some_and(CancellationToken::is_cancelled) {
+                            return (id, Ok(None));
+                        }
+                        (id, self.handle(phase, id, cutoff, now).await)
+                    })
+                    .buffer_unordered(config.concurrency.max(1))
+                    .collect()
+                    .await;
+            if stop.is_some_and(CancellationToken::is_cancelled) {
+                return;
+            }
+            for (id, result) in results {
                 report.examined += 1;
-                match self.handle(phase, id, cutoff, now).await {
+                match result {
                     Ok(Some(Handled::Done)) => {
                         moved = true;
                         match phase {

@@ -12,6 +12,7 @@
 pub mod error;
 pub mod events;
 mod feed;
+mod gates;
 pub mod limits;
 pub mod model;
 pub mod patch;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::error::DomainError;
 use super::events::SessionEvent;
 use super::feed::{ActivityFeed, Notice};
+use super::gates::WriteGates;
 use super::limits::DomainLimits;
 use super::model::{new_id, Collaborator, Event, Role, Session, SessionStatus, Timestamp};
 use super::status;
@@ -40,6 +41,8 @@ pub(super) struct ServiceInner {
     pub(super) limits: DomainLimits,
     /// When each session's activity was last stored by this node.
     last_touch: TouchThrottle,
+    /// This node's writers queue per session (see `gates.rs`).
+    gates: WriteGates,
     /// Coalesced `session.activity` notices.
     pub(super) feed: ActivityFeed,
 }
@@ -233,6 +236,7 @@ impl SessionService {
             inner: Arc::new(ServiceInner {
                 feed: ActivityFeed::new(limits.activity_notice_interval),
                 last_touch: TouchThrottle::new(limits.activity_interval),
+                gates: WriteGates::default(),
                 store,
                 broker,
                 limits,
@@ -280,6 +284,7 @@ impl SessionService {
         need: Role,
         mut build: impl FnMut(&SessionRecord, &mut Change) -> Result<T, DomainError>,
     ) -> Result<Outcome<T>, DomainError> {
+        let _turn = self.inner.gates.enter(id).await;
         for _ in 0..MAX_ATTEMPTS {
             let (record, role) = self.load_visible(actor, id).await?;
             if role < need {

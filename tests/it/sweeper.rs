@@ -457,8 +457,11 @@ fn lifecycle_settings_have_defaults_and_are_validated() {
     assert_eq!(sweeper.archive_after, Duration::from_secs(7 * 86400));
     assert_eq!(sweeper.interval, Duration::from_secs(60));
     assert_eq!(sweeper.delete_archived_after, None);
+    assert_eq!(sweeper.concurrency, 16);
 
     let settings = parse(&[
+        "--sweep-concurrency",
+        "3",
         "--abandon-after",
         "90s",
         "--archive-after",
@@ -473,6 +476,7 @@ fn lifecycle_settings_have_defaults_and_are_validated() {
     assert_eq!(sweeper.abandon_after, Duration::from_secs(90));
     assert_eq!(sweeper.archive_after, Duration::from_secs(900));
     assert_eq!(sweeper.interval, Duration::from_millis(250));
+    assert_eq!(sweeper.concurrency, 3);
     assert_eq!(
         sweeper.delete_archived_after,
         Some(Duration::from_secs(30 * 86400))
@@ -486,6 +490,8 @@ fn lifecycle_settings_have_defaults_and_are_validated() {
             "TANDEM_DELETE_ARCHIVED_AFTER",
         ),
         (["--sweep-interval", "1ms"], "TANDEM_SWEEP_INTERVAL"),
+        (["--sweep-concurrency", "0"], "TANDEM_SWEEP_CONCURRENCY"),
+        (["--sweep-concurrency", "257"], "TANDEM_SWEEP_CONCURRENCY"),
         (["--abandon-after", "1000years"], "TANDEM_ABANDON_AFTER"),
     ] {
         let err = parse(&args).unwrap_err();
