@@ -16,7 +16,7 @@
 #
 # Options:
 #   --quick               small sizes (hundreds of connections, seconds per step)
-#   --only LIST           scenarios, comma-separated: fanout,many,idle,storm,acks,sweep (default: all)
+#   --only LIST           scenarios, comma-separated: fanout,many,idle,storm,acks,codecs,sweep (default: all)
 #   --targets LIST        floor,memory,redis,cluster (default: floor,memory,redis); cluster =
 #                         Tandem on a local 3-master Redis Cluster (three redis-servers on the
 #                         server's core, joined with redis-cli --cluster create)
@@ -35,7 +35,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 quick=
-only=fanout,many,idle,storm,acks,sweep
+only=fanout,many,idle,storm,acks,codecs,sweep
 targets=floor,memory,redis
 tandem_env=()
 floor_args=()
@@ -258,6 +258,7 @@ if [ -n "$quick" ]; then
   idle_n=1000
   storm_args=(storm --sessions 10 --per-session 20 --rate 5 --duration 6s --drop-after 2s --recovery-timeout 30s)
   acks_rate=200; acks_time=3s
+  codecs_args=(--sessions 10 --per-session 10 --publisher ws-rpc --publisher-subscribes --rate 10 --duration 3s --drain 5s)
   sweep_total=3000; sweep_due=30; sweep_after=40s
 else
   fanout_args=(fanout --subscribers 1000 --rates 50,100,150,200,250,300,400,500,750,1000,1500 --step 10s --drain 5s)
@@ -265,6 +266,7 @@ else
   idle_n=19500
   storm_args=(storm --sessions 100 --per-session 50 --rate 2 --duration 30s --drop-after 5s --recovery-timeout 60s)
   acks_rate=1000; acks_time=10s
+  codecs_args=(--sessions 100 --per-session 10 --publisher ws-rpc --publisher-subscribes --rate 10 --duration 10s --drain 10s)
   sweep_total=100000; sweep_due=100; sweep_after=${SWEEP_ABANDON_AFTER:-180s}
 fi
 [ "$idle_n" -le "$idle_max" ] || idle_n=$idle_max
@@ -316,6 +318,17 @@ if has "$only" acks; then
     stop_server
   done
 fi
+if has "$only" codecs; then
+  echo "== wire variants (JSON and Protobuf): bytes per delivery"
+  for t in memory redis cluster; do
+    has "$targets" "$t" || continue
+    start_server "$t"
+    for codec in json protobuf; do
+      bench "$t" "$t" 300 --codec "$codec" load "${codecs_args[@]}"
+    done
+    stop_server
+  done
+fi
 if has "$only" sweep; then
   echo "== sweep ($sweep_total sessions, $sweep_due due; waits TANDEM_ABANDON_AFTER=$sweep_after per engine)"
   for t in memory redis cluster; do
@@ -333,7 +346,7 @@ if [ -n "$doc" ]; then
     echo "Everything below was run by"
     echo
     echo "\`\`\`sh"
-    echo "bench/run.sh${quick:+ --quick}$( [ "$only" = fanout,many,idle,storm,acks,sweep ] || echo " --only $only")$( [ "$targets" = floor,memory,redis ] || echo " --targets $targets")"
+    echo "bench/run.sh${quick:+ --quick}$( [ "$only" = fanout,many,idle,storm,acks,codecs,sweep ] || echo " --only $only")$( [ "$targets" = floor,memory,redis ] || echo " --targets $targets")"
     echo "\`\`\`"
     echo
     echo "which ran, in order (ports, pids and prefixes vary):"

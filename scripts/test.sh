@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (the Redis ones start their
 # own redis-server), the run command's restart test (scripts/test-run-restart.sh),
-# the interop tests with the official `centrifuge` npm client
-# against the real binary on the memory engine and on a throw-away Redis, then
+# the interop tests with the official `centrifuge` npm client (JSON and Protobuf
+# builds) and the official Python SDK (Protobuf) against the real binary on the
+# memory engine and on a throw-away Redis, then
 # the frontend's unit tests (Vitest) and browser tests (headless Chromium via
 # playwright-core). Installs what the tests need on a fresh machine (npm
-# packages; redis-server and Chromium with apt when missing). Works without
+# packages, a Python virtualenv with the pinned SDK; redis-server, Chromium
+# and python3-venv with apt when missing). Works without
 # stdin (CI). Never touches a Redis it did not start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +36,20 @@ apt_install() { # binary package
   fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
   command -v "$1" >/dev/null 2>&1 || { echo "test.sh: installing $2 did not provide $1" >&2; exit 1; }
+}
+# A package that provides no command of its own (python3-venv), installed with apt.
+apt_install_always() { # package
+  echo "== installing $1 (apt)"
+  local sudo=
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "test.sh: $1 is missing and there is no root/sudo to install it" >&2; exit 1; }
+    sudo="sudo -n"
+  fi
+  if [ -z "$apt_updated" ]; then
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$1" >/dev/null
 }
 apt_install redis-server redis-server
 if [ -z "${CHROMIUM_PATH:-}" ]; then
@@ -81,6 +97,20 @@ echo "== interop: official centrifuge npm client (memory engine)"
   npm ci --no-audit --no-fund --loglevel=error
   TANDEM_BIN="$root/target/debug/tandem" TANDEM_ENGINE=memory npm test
 )
+# The official Python SDK in its Protobuf mode, from a virtualenv of its own.
+python_venv="$root/target/interop-python"
+if [ ! -x "$python_venv/bin/python" ]; then
+  apt_install python3 python3
+  rm -rf "$python_venv"
+  if ! python3 -m venv "$python_venv" >/dev/null 2>&1; then
+    rm -rf "$python_venv"
+    apt_install_always python3-venv
+    python3 -m venv "$python_venv"
+  fi
+fi
+"$python_venv/bin/pip" install -q --disable-pip-version-check -r tests/interop/python/requirements.txt
+echo "== interop: official centrifuge-python SDK, Protobuf (memory engine)"
+TANDEM_BIN="$root/target/debug/tandem" TANDEM_ENGINE=memory "$python_venv/bin/python" tests/interop/python/protobuf_check.py
 echo "== interop: official centrifuge npm client (Redis engine)"
 start_redis
 (
@@ -88,6 +118,10 @@ start_redis
   TANDEM_BIN="$root/target/debug/tandem" TANDEM_ENGINE=redis \
     TANDEM_REDIS_URL="redis://127.0.0.1:$redis_port" TANDEM_REDIS_PREFIX="interop-$$" npm test
 )
+echo "== interop: official centrifuge-python SDK, Protobuf (Redis engine)"
+TANDEM_BIN="$root/target/debug/tandem" TANDEM_ENGINE=redis \
+  TANDEM_REDIS_URL="redis://127.0.0.1:$redis_port" TANDEM_REDIS_PREFIX="interop-py-$$" \
+  "$python_venv/bin/python" tests/interop/python/protobuf_check.py
 stop_redis
 redis_pid=
 redis_dir=

@@ -68,6 +68,7 @@ pub fn node(error: NodeError) -> ProtocolError {
             ProtocolError::internal()
         }
         NodeError::InsufficientState => ProtocolError::internal(),
+        NodeError::Unrecoverable => ProtocolError::unrecoverable_position(),
         NodeError::Engine(err) => engine(err),
         NodeError::Domain(err) => domain(err),
     }

@@ -1,12 +1,14 @@
 //! Tandem: a real-time collaboration server speaking the Centrifugo client
-//! protocol (JSON), so the official Centrifugo SDKs are its clients.
+//! protocol (JSON and Protobuf), so the official Centrifugo SDKs are its clients.
 //!
 //! # Layout
 //! Layers point one way, transports → node → domain → engine; the map with
 //! the rule behind each arrow is `docs/architecture.md`.
 //!
 //! - Transports (the edge): [`ws`] (WebSocket upgrade, read loop, writer),
-//!   [`protocol`] (wire types, codes, the codec; conversions at the edge),
+//!   [`protocol`] (wire types, codes, the codec; conversions at the edge;
+//!   `protocol::protobuf` is the binary variant, its messages generated from
+//!   `proto/client.proto` by `build.rs`),
 //!   [`client`] (one connection's protocol state machine, a file per command),
 //!   [`api`] (REST and OpenAPI), [`rpc`] (RPC methods over the WebSocket and
 //!   the table pairing each with its REST twin).

@@ -225,12 +225,8 @@ async fn serve(
             }
             frame = ws.next() => {
                 let msg = match frame {
-                    Some(Ok(msg @ Message::Text(_))) => msg,
+                    Some(Ok(msg @ (Message::Text(_) | Message::Binary(_)))) => msg,
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                    Some(Ok(Message::Binary(_))) => {
-                        run.error("binary frame on a JSON connection");
-                        return Ended::Failed;
-                    }
                     Some(Ok(Message::Close(frame))) => {
                         run.count(|c| c.server_closes += 1);
                         if let Some(f) = frame {
@@ -340,18 +336,18 @@ fn tandem_frame(env: &Env, st: &mut State, msg: &Message, opened: Instant) -> Re
             Line::Pub { offset, ts, len } => deliver(run, st, offset, ts, len),
             Line::Join => run.count(|c| c.joins += 1),
             Line::Leave => run.count(|c| c.leaves += 1),
-            Line::OtherPush(l) => run.error(format!("push: {}", truncate(l))),
-            Line::Unknown(l) => run.error(format!("unexpected line: {}", truncate(l))),
+            Line::OtherPush(l) => run.error(format!("push: {}", truncate(&l))),
+            Line::Unknown(l) => run.error(format!("unexpected line: {}", truncate(&l))),
             Line::Reply { id: 1, line } => {
                 if line.contains(r#""error":"#) {
-                    return Err(format!("connect refused: {}", truncate(line)));
+                    return Err(format!("connect refused: {}", truncate(&line)));
                 }
                 if !st.spec.listen {
                     became_ready(env, st, opened);
                 }
             }
-            Line::Reply { id: 2, line } => subscribed(env, st, line, opened)?,
-            Line::Reply { id, line } => acked(env, st, id, line),
+            Line::Reply { id: 2, line } => subscribed(env, st, &line, opened)?,
+            Line::Reply { id, line } => acked(env, st, id, &line),
         }
     }
     Ok(pong)

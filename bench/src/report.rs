@@ -23,6 +23,10 @@ pub struct Outcome {
     pub label: String,
     /// Tandem or the floor.
     pub target: TargetKind,
+    /// The wire protocol variant the generator spoke (results written
+    /// before there was a choice read as JSON).
+    #[serde(default)]
+    pub codec: crate::wire::Codec,
     /// The scenario's settings.
     pub settings: serde_json::Value,
     /// Measured windows (one per rate in a sweep, otherwise one).
@@ -77,8 +81,8 @@ impl Outcome {
     /// A human summary.
     pub fn human(&self) -> String {
         let mut out = format!(
-            "== {} on {} ({:?})\n",
-            self.scenario, self.label, self.target
+            "== {} on {} ({:?}, {:?})\n",
+            self.scenario, self.label, self.target, self.codec
         );
         for (k, v) in &self.figures {
             out.push_str(&format!("   {k}: {}\n", fmt_num(*v)));

@@ -104,6 +104,44 @@ async fn tandem_ws_rpc_publishers_lose_and_repeat_nothing() {
     assert_eq!(o.steps[0].acks.count, 200);
 }
 
+// The same load on both variants: lossless on each, and the bytes per
+// delivery reported for both (Protobuf carries the same payload in fewer bytes:
+// no quoting of the channel and field names, binary offsets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_codec_is_lossless_and_reports_bytes_per_delivery() {
+    let (addr, _stop) = tandem().await;
+    let mut per_delivery = Vec::new();
+    for codec in ["json", "protobuf"] {
+        let o = bench(
+            addr,
+            &[
+                "--codec",
+                codec,
+                "load",
+                "--sessions",
+                "1",
+                "--per-session",
+                "4",
+                "--publisher",
+                "ws-rpc",
+                "--publisher-subscribes",
+                "--rate",
+                "50",
+                "--duration",
+                "1s",
+                "--drain",
+                "20s",
+            ],
+        )
+        .await;
+        assert_lossless(&o, 50, 4);
+        per_delivery.push(o.figures["bytes_per_delivery"]);
+    }
+    let (json, protobuf) = (per_delivery[0], per_delivery[1]);
+    assert!(json > 100.0 && protobuf > 100.0, "{per_delivery:?}");
+    assert!(protobuf < json, "{per_delivery:?}");
+}
+
 // 1 session × 20 subscribers; 100 REST publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tandem_rest_publisher_loses_and_repeats_nothing() {

@@ -8,7 +8,7 @@ use super::{ClientState, Handled};
 use crate::hub::{Control, Unsubscribed};
 use crate::node::{SubscribeRequest as NodeRequest, Subscribed};
 use crate::protocol::codes::unsubscribe;
-use crate::protocol::command::SubscribeRequest;
+use crate::protocol::command::{flag, SubscribeRequest};
 use crate::protocol::push::{Push, PushBody, PushEnvelope};
 use crate::protocol::reply::{Empty, Publication, Reply, ReplyBody, SubscribeResult};
 use crate::protocol::ProtocolError;
@@ -33,9 +33,40 @@ fn result(subscribed: &Subscribed<'_>) -> Option<SubscribeResult> {
     })
 }
 
+/// Refuses every subscribe option Tandem does not implement, so none is
+/// silently ignored (docs/protocol.md, "Subscribe options"). The same on both
+/// variants: they decode to the same request.
+fn refuse_unsupported(req: &SubscribeRequest) -> Result<(), ProtocolError> {
+    let refuse = |what: &str| Err(ProtocolError::bad_request(format!("{what} not supported")));
+    if req.kind != 0 {
+        // Map and shared-poll subscriptions: like Centrifugo without them configured.
+        return Err(ProtocolError::not_available());
+    }
+    if req.phase != 0 || !req.cursor.is_empty() || req.limit != 0 || req.asc {
+        return refuse("map subscription fields are");
+    }
+    if !req.delta.is_empty() {
+        return refuse("delta compression is");
+    }
+    if req.tags_filter {
+        return refuse("tags filter is");
+    }
+    if req.flag & !flag::KNOWN != 0 {
+        return refuse("unknown subscribe flag bits are");
+    }
+    if !req.token.is_empty() {
+        return refuse("subscription token is");
+    }
+    if req.data.is_some() {
+        return refuse("subscribe data is");
+    }
+    Ok(())
+}
+
 impl ClientState {
     pub(super) async fn subscribe(&mut self, id: u32, req: SubscribeRequest) -> Handled {
         let handle = self.connected()?.handle.clone();
+        refuse_unsupported(&req)?;
         let channel = req.channel.clone();
         if self.subscriptions.contains_key(&channel) {
             return Err(ProtocolError::already_subscribed().into());
@@ -48,6 +79,7 @@ impl ClientState {
             offset: req.offset,
             epoch: req.epoch,
             join_leave: req.join_leave,
+            reject_unrecovered: req.flag & flag::REJECT_UNRECOVERED != 0,
         };
         let codec = self.codec;
         let subscription = self
@@ -109,5 +141,63 @@ impl ClientState {
         if let Some(connected) = &self.connected {
             self.node.unsubscribe(&connected.handle, subscription).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(req: SubscribeRequest) -> Option<u32> {
+        refuse_unsupported(&req).err().map(|e| e.code)
+    }
+
+    #[test]
+    fn known_options_pass_and_the_rest_are_refused() {
+        let base = || SubscribeRequest {
+            channel: "session:a".into(),
+            ..Default::default()
+        };
+        assert_eq!(code(base()), None);
+        assert_eq!(
+            code(SubscribeRequest {
+                flag: flag::KNOWN,
+                recover: true,
+                ..base()
+            }),
+            None
+        );
+        assert_eq!(code(SubscribeRequest { flag: 4, ..base() }), Some(107));
+        assert_eq!(
+            code(SubscribeRequest {
+                delta: "fossil".into(),
+                ..base()
+            }),
+            Some(107)
+        );
+        assert_eq!(
+            code(SubscribeRequest {
+                tags_filter: true,
+                ..base()
+            }),
+            Some(107)
+        );
+        assert_eq!(code(SubscribeRequest { kind: 1, ..base() }), Some(108));
+        assert_eq!(
+            code(SubscribeRequest {
+                cursor: "c".into(),
+                ..base()
+            }),
+            Some(107)
+        );
+        assert_eq!(
+            code(SubscribeRequest {
+                token: "t".into(),
+                ..base()
+            }),
+            Some(107)
+        );
+        let data = Some(crate::protocol::Json::from_text("{}").unwrap());
+        assert_eq!(code(SubscribeRequest { data, ..base() }), Some(107));
     }
 }

@@ -85,4 +85,32 @@ mod tests {
             "the same bytes, not a copy"
         );
     }
+
+    #[test]
+    fn each_codec_gets_its_own_frame_once() {
+        let publication = Publication {
+            offset: 7,
+            ..Publication::of(Payload::from_bytes(&b"{\"t\":1}"[..]))
+        };
+        let broadcast = Broadcast::new("session:a", Item::Publication(&publication));
+        let json = broadcast.frame(Codec::Json).unwrap();
+        let protobuf = broadcast.frame(Codec::Protobuf).unwrap();
+        assert_ne!(json, protobuf);
+        assert_eq!(
+            protobuf,
+            Codec::Protobuf
+                .encode_publication("session:a", &publication)
+                .unwrap()
+        );
+        let again = broadcast.frame(Codec::Protobuf).unwrap();
+        assert_eq!(
+            protobuf.as_ptr(),
+            again.as_ptr(),
+            "the same bytes, not a copy"
+        );
+        assert_eq!(
+            broadcast.frame(Codec::Json).unwrap().as_ptr(),
+            json.as_ptr()
+        );
+    }
 }

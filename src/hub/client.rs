@@ -1,10 +1,11 @@
 //! The hub's side of one connection: its bounded outbound queue and its close switch.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::engine::ClientInfo;
@@ -47,7 +48,7 @@ const CONTROL_QUEUE: usize = 64;
 
 struct OutboxInner {
     tx: mpsc::Sender<Bytes>,
-    control: mpsc::Sender<Control>,
+    control: Arc<ControlInner>,
     closed: CancellationToken,
     /// Set once, by whoever closes first; the writer sends it as the close frame.
     disconnect: OnceLock<Disconnect>,
@@ -55,12 +56,51 @@ struct OutboxInner {
     dropped: AtomicU64,
 }
 
+/// The connection's end of its control queue: orders are rare, so it is a
+/// plain queue and a wake-up (allocated on first use), not a channel whose
+/// first block every idle connection would carry.
+pub struct ControlQueue {
+    inner: Arc<ControlInner>,
+}
+
+#[derive(Default)]
+struct ControlInner {
+    queue: Mutex<VecDeque<Control>>,
+    ready: Notify,
+}
+
+impl ControlInner {
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Control>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl ControlQueue {
+    /// The next order, waiting for one (always `Some`: the outbox outlives it).
+    pub async fn recv(&mut self) -> Option<Control> {
+        loop {
+            if let Some(order) = self.try_recv() {
+                return Some(order);
+            }
+            self.inner.ready.notified().await;
+        }
+    }
+
+    /// The next order, if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Control> {
+        self.inner.queue().pop_front()
+    }
+}
+
 impl Outbox {
     /// A new outbox with room for `capacity` messages; returns the writer's
     /// end and the connection's end of the control queue.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Bytes>, mpsc::Receiver<Control>) {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Bytes>, ControlQueue) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let control = Arc::new(ControlInner::default());
+        let control_rx = ControlQueue {
+            inner: control.clone(),
+        };
         let outbox = Self {
             inner: Arc::new(OutboxInner {
                 tx,
@@ -76,9 +116,16 @@ impl Outbox {
     /// Hands an order to the connection. A connection that cannot take it is
     /// closed with 3010 (it reconnects and its state is rebuilt from scratch).
     pub fn control(&self, order: Control) {
-        if self.inner.control.try_send(order).is_err() {
-            self.close(Disconnect::INSUFFICIENT_STATE);
+        {
+            let mut queue = self.inner.control.queue();
+            if queue.len() >= CONTROL_QUEUE {
+                drop(queue);
+                self.close(Disconnect::INSUFFICIENT_STATE);
+                return;
+            }
+            queue.push_back(order);
         }
+        self.inner.control.ready.notify_one();
     }
 
     /// Queues one message. Returns false (and closes the connection as slow)
@@ -198,5 +245,39 @@ mod tests {
         // The first reason stays.
         outbox.close(Disconnect::SHUTDOWN);
         assert_eq!(outbox.disconnect(), Some(Disconnect::SLOW));
+    }
+
+    fn order(n: usize) -> Control {
+        Control::Unsubscribe {
+            channel: format!("c{n}"),
+            reason: Unsubscribed::Revoked,
+        }
+    }
+
+    #[tokio::test]
+    async fn control_orders_arrive_in_order_and_wake_the_connection() {
+        let (outbox, _rx, mut control) = Outbox::new(2);
+        let waiter = tokio::spawn(async move {
+            let first = control.recv().await;
+            let second = control.recv().await;
+            (first, second)
+        });
+        tokio::task::yield_now().await;
+        outbox.control(order(1));
+        outbox.control(order(2));
+        let (first, second) = waiter.await.unwrap_or((None, None));
+        assert_eq!(first, Some(order(1)));
+        assert_eq!(second, Some(order(2)));
+    }
+
+    #[test]
+    fn a_connection_that_takes_no_orders_is_closed() {
+        let (outbox, _rx, _control) = Outbox::new(2);
+        for n in 0..CONTROL_QUEUE {
+            outbox.control(order(n));
+        }
+        assert!(!outbox.is_closed());
+        outbox.control(order(CONTROL_QUEUE));
+        assert_eq!(outbox.disconnect(), Some(Disconnect::INSUFFICIENT_STATE));
     }
 }

@@ -17,7 +17,7 @@ use dashmap::DashMap;
 
 use crate::engine::{ClientInfo, EngineEvents, Publication};
 use broadcast::{Broadcast, Item};
-pub use client::{ClientHandle, Control, Outbox, Unsubscribed};
+pub use client::{ClientHandle, Control, ControlQueue, Outbox, Unsubscribed};
 pub use subscriber::{Delivery, Subscriber};
 
 /// The node's registry of connections and subscriptions. Cheap to clone.

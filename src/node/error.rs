@@ -27,6 +27,10 @@ pub enum NodeError {
     /// The operation did not finish within its time bound; retry.
     #[error("timed out")]
     Timeout,
+    /// The client asked to recover, and to be refused rather than given
+    /// `recovered:false`, and its position cannot be recovered.
+    #[error("unrecoverable position")]
+    Unrecoverable,
     /// Merging history and live publications found a hole: reconnect and recover.
     #[error("insufficient state")]
     InsufficientState,

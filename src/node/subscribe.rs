@@ -29,6 +29,10 @@ pub struct SubscribeRequest {
     pub epoch: String,
     /// The client wants join/leave pushes.
     pub join_leave: bool,
+    /// Fail with [`NodeError::Unrecoverable`] rather than answer
+    /// `recovered:false` when `recover` cannot be served (the client then
+    /// reloads its state and subscribes from the new position).
+    pub reject_unrecovered: bool,
 }
 
 /// A live subscription of one connection; give it back to
@@ -120,6 +124,11 @@ impl Node {
                 return Err(err);
             }
         };
+        let unrecovered = recovery.as_ref().is_some_and(|r| !r.recovered);
+        if request.recover && request.reject_unrecovered && unrecovered {
+            self.unsubscribe(client, subscription).await;
+            return Err(NodeError::Unrecoverable);
+        }
         let codec = client.codec();
         added.activate(|buffered| {
             let recovering = request.recover && recovery.as_ref().is_some_and(|r| r.recovered);

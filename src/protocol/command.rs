@@ -102,6 +102,44 @@ pub struct SubscribeRequest {
     pub recoverable: bool,
     /// Client asks for join/leave pushes.
     pub join_leave: bool,
+    /// Application data for a subscribe handler (Tandem has none: refused).
+    pub data: Option<Json>,
+    /// Feature bits: [`flag::CHANNEL_COMPACTION`], [`flag::REJECT_UNRECOVERED`].
+    pub flag: i64,
+    /// Delta compression asked for (`"fossil"`; not implemented: refused).
+    pub delta: String,
+    /// A publication tags filter was sent (not implemented: refused).
+    #[serde(rename = "tf", deserialize_with = "present")]
+    pub tags_filter: bool,
+    /// Subscription type: 0 stream; map and shared-poll types are not available.
+    #[serde(rename = "type")]
+    pub kind: i32,
+    /// Map subscription phase (map subscriptions only).
+    pub phase: i32,
+    /// Map subscription page cursor (map subscriptions only).
+    pub cursor: String,
+    /// Map subscription page size (map subscriptions only).
+    pub limit: i32,
+    /// Map subscription order (map subscriptions only).
+    pub asc: bool,
+}
+
+/// The subscribe `flag` bits (protocol §2).
+pub mod flag {
+    /// The client can take numeric channel ids in pushes. A capability, not a
+    /// request: the server turns it on by giving an `id` in the result, which
+    /// Tandem never does, so pushes keep their channel names.
+    pub const CHANNEL_COMPACTION: i64 = 1;
+    /// Answer error 112 instead of `recovered:false` when the position cannot
+    /// be recovered (the SDKs set it with a `getState` hook).
+    pub const REJECT_UNRECOVERED: i64 = 2;
+    /// Every bit Tandem knows.
+    pub const KNOWN: i64 = CHANNEL_COMPACTION | REJECT_UNRECOVERED;
+}
+
+/// `true` when the field is present and not `null`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Option::<serde::de::IgnoredAny>::deserialize(deserializer)?.is_some())
 }
 
 /// Requests that only name a channel.

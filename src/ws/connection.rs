@@ -11,6 +11,8 @@ use tracing::Instrument;
 use crate::client::ClientState;
 use crate::hub::Outbox;
 use crate::node::Node;
+use crate::protocol::codec::DecodeError;
+use crate::protocol::command::Command;
 use crate::protocol::{Codec, Disconnect};
 use crate::ws::writer;
 
@@ -18,7 +20,19 @@ use crate::ws::writer;
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
 
 /// Serves one upgraded connection until it closes or `shutdown` is cancelled.
-pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: CancellationToken) {
+/// `max_message` bounds the length a Protobuf message may declare.
+///
+/// The handlers of commands, timers and orders are boxed: an idle connection
+/// then holds only the small loop future, not room for the largest handler's
+/// state (which the compiler would otherwise reserve inside it for as long as
+/// the connection lives).
+pub async fn run(
+    socket: WebSocket,
+    node: Node,
+    codec: Codec,
+    max_message: usize,
+    shutdown: CancellationToken,
+) {
     let (outbox, rx, mut control) = Outbox::new(node.limits().max_queue);
     let mut state = ClientState::new(node, codec, outbox.clone());
     let span =
@@ -33,23 +47,18 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
                 biased;
                 _ = outbox.closed() => Err(None),
                 _ = shutdown.cancelled() => Err(Some(Disconnect::SHUTDOWN)),
-                _ = tokio::time::sleep_until(deadline) => state.on_timer().await.map_err(Some),
+                _ = tokio::time::sleep_until(deadline) => Box::pin(state.on_timer()).await.map_err(Some),
                 Some(order) = control.recv() => {
-                    state.on_control(order).await;
+                    Box::pin(state.on_control(order)).await;
                     Ok(())
                 }
                 frame = stream.next() => match frame {
                     None | Some(Ok(Message::Close(_))) => Err(None),
-                    Some(Ok(Message::Text(text))) => match codec.decode_frame(&text) {
-                        Ok(commands) => state.handle_commands(commands).await.map_err(Some),
-                        Err(err) => {
-                            tracing::debug!(error = %err, "bad frame");
-                            Err(Some(Disconnect::BAD_REQUEST))
-                        }
-                    },
-                    Some(Ok(Message::Binary(_))) => {
-                        tracing::debug!("binary frame on a JSON connection");
-                        Err(Some(Disconnect::BAD_REQUEST))
+                    Some(Ok(Message::Text(text))) => {
+                        handle(&mut state, codec.decode_text(&text)).await
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        handle(&mut state, codec.decode_binary(&bytes, max_message)).await
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                     Some(Err(err)) => Err(read_error(err)),
@@ -64,7 +73,7 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
                 Err(None) => break,
             }
         }
-        state.close().await;
+        Box::pin(state.close()).await;
         outbox.close_quietly();
         if tokio::time::timeout(WRITER_DRAIN, &mut writer)
             .await
@@ -76,6 +85,21 @@ pub async fn run(socket: WebSocket, node: Node, codec: Codec, shutdown: Cancella
     }
     .instrument(span)
     .await;
+}
+
+/// Runs a decoded frame's commands; a frame that did not decode closes the
+/// connection with 3501 (only this connection: the others never see it).
+async fn handle(
+    state: &mut ClientState,
+    decoded: Result<Vec<Command>, DecodeError>,
+) -> Result<(), Option<Disconnect>> {
+    match decoded {
+        Ok(commands) => Box::pin(state.handle_commands(commands)).await.map_err(Some),
+        Err(err) => {
+            tracing::debug!(error = %err, "bad frame");
+            Err(Some(Disconnect::BAD_REQUEST))
+        }
+    }
 }
 
 /// A read error: an oversized frame gets 1009, invalid UTF-8 1007, any other

@@ -1,5 +1,6 @@
-//! `GET /connection/websocket`: draining check, origin check, subprotocol,
-//! limits, and the hand-over of the upgraded socket to a tracked connection task.
+//! `GET /connection/websocket`: draining check, origin check, codec (by
+//! subprotocol or query), limits, and the hand-over of the upgraded socket to
+//! a tracked connection task.
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
@@ -14,7 +15,7 @@ use crate::ws::connection;
 /// Query parameters the SDKs may send.
 #[derive(Debug, Default, Deserialize)]
 pub struct WsQuery {
-    /// `protobuf` selects the binary protocol (not supported yet).
+    /// `protobuf` selects the binary protocol.
     format: Option<String>,
     /// Same as `format`.
     cf_protocol: Option<String>,
@@ -40,33 +41,42 @@ pub async fn handler(
     if !origin_allowed(&headers, &state.allowed_origins) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let wants_protobuf = [query.format.as_deref(), query.cf_protocol.as_deref()]
-        .contains(&Some("protobuf"))
-        || headers
-            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|p| p.trim() == "centrifuge-protobuf"));
-    if wants_protobuf {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the Protobuf protocol is not supported yet; use JSON",
-        )
-            .into_response();
-    }
+    let codec = codec_of(&query, ws.requested_protocols());
     let node = state.node.clone();
     let shutdown = state.shutdown.token();
     let tracker = state.shutdown.tracker();
     let max = state.max_frame_bytes;
-    ws.protocols(["centrifuge-json"])
+    ws.protocols([codec.subprotocol()])
         .read_buffer_size(state.read_buffer)
         .write_buffer_size(0)
         .max_message_size(max)
         .max_frame_size(max)
         .on_failed_upgrade(|err| tracing::debug!(error = %err, "websocket upgrade failed"))
         .on_upgrade(move |socket| {
-            tracker.track_future(connection::run(socket, node, Codec::Json, shutdown))
+            tracker.track_future(connection::run(socket, node, codec, max, shutdown))
         })
+}
+
+/// Protobuf when the client offers the `centrifuge-protobuf` subprotocol or
+/// asks with `?format=protobuf` / `?cf_protocol=protobuf`; JSON otherwise.
+/// The chosen codec's subprotocol is echoed when the client offered it.
+fn codec_of<'a>(
+    query: &WsQuery,
+    mut offered: impl Iterator<Item = &'a axum::http::HeaderValue>,
+) -> Codec {
+    let by_query =
+        [query.format.as_deref(), query.cf_protocol.as_deref()].contains(&Some("protobuf"));
+    let by_subprotocol = offered.any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|p| p.trim() == Codec::Protobuf.subprotocol())
+        })
+    });
+    if by_query || by_subprotocol {
+        Codec::Protobuf
+    } else {
+        Codec::Json
+    }
 }
 
 /// Same-host requests, requests without an Origin (non-browser clients) and
@@ -98,6 +108,42 @@ mod tests {
             h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn codec_by_subprotocol_or_query() {
+        let none = WsQuery::default();
+        let offered = |v: &'static str| [HeaderValue::from_static(v)];
+        assert_eq!(codec_of(&none, [].iter()), Codec::Json);
+        assert_eq!(
+            codec_of(&none, offered("centrifuge-json").iter()),
+            Codec::Json
+        );
+        assert_eq!(
+            codec_of(&none, offered("centrifuge-protobuf").iter()),
+            Codec::Protobuf
+        );
+        assert_eq!(
+            codec_of(&none, offered("x, centrifuge-protobuf").iter()),
+            Codec::Protobuf
+        );
+        for query in [
+            WsQuery {
+                format: Some("protobuf".into()),
+                cf_protocol: None,
+            },
+            WsQuery {
+                format: None,
+                cf_protocol: Some("protobuf".into()),
+            },
+        ] {
+            assert_eq!(codec_of(&query, [].iter()), Codec::Protobuf);
+        }
+        let other = WsQuery {
+            format: Some("json".into()),
+            cf_protocol: None,
+        };
+        assert_eq!(codec_of(&other, [].iter()), Codec::Json);
     }
 
     #[test]

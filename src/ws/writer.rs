@@ -1,7 +1,8 @@
 //! The writer task: the only owner of a connection's sink.
 //!
 //! It drains the connection's bounded queue, joins whatever is waiting into one
-//! frame (the protocol allows many messages per frame), and on close sends the
+//! frame (the protocol allows many messages per frame; text for JSON, binary
+//! for Protobuf), and on close sends the
 //! close frame with the disconnect code. It never blocks anyone but itself: a
 //! write that stalls only fills this connection's queue, which the hub then
 //! closes as slow.
@@ -29,7 +30,8 @@ pub async fn run(
     outbox: Outbox,
     codec: Codec,
 ) {
-    let mut batch: Vec<Bytes> = Vec::with_capacity(MAX_BATCH);
+    // Grows on first use (an idle connection holds no batch buffer).
+    let mut batch: Vec<Bytes> = Vec::new();
     loop {
         tokio::select! {
             biased;
@@ -44,7 +46,7 @@ pub async fn run(
                         Err(_) => break,
                     }
                 }
-                let Ok(text) = Utf8Bytes::try_from(codec.join_frame(&batch)) else {
+                let Some(message) = frame(codec, codec.join_frame(&batch)) else {
                     tracing::error!("outgoing frame is not UTF-8");
                     outbox.close(Disconnect::INTERNAL);
                     break;
@@ -52,7 +54,7 @@ pub async fn run(
                 tokio::select! {
                     biased;
                     _ = outbox.closed() => break,
-                    sent = sink.send(Message::Text(text)) => {
+                    sent = sink.send(message) => {
                         if let Err(err) = sent {
                             tracing::debug!(error = %err, "write failed");
                             outbox.close(Disconnect::WRITE_ERROR);
@@ -79,4 +81,13 @@ pub async fn run(
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+}
+
+/// The WebSocket message for a frame: binary for Protobuf, text for JSON
+/// (`None` if JSON bytes are not UTF-8, which would be a bug).
+fn frame(codec: Codec, bytes: Bytes) -> Option<Message> {
+    if codec.is_binary() {
+        return Some(Message::Binary(bytes));
+    }
+    Utf8Bytes::try_from(bytes).ok().map(Message::Text)
 }

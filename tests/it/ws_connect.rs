@@ -358,12 +358,8 @@ async fn json_subprotocol_is_echoed() {
 }
 
 #[tokio::test]
-async fn protobuf_is_refused_and_foreign_origins_too() {
+async fn foreign_origins_are_refused() {
     let app = spawn_app(&[]).await;
-    let refused = handshake(&app, "sec-websocket-protocol", "centrifuge-protobuf", "").await;
-    assert_eq!(refused.err(), Some(400));
-    let refused = handshake(&app, "x-unused", "1", "?format=protobuf").await;
-    assert_eq!(refused.err(), Some(400));
     let refused = handshake(&app, "origin", "http://evil.example", "").await;
     assert_eq!(refused.err(), Some(403));
     // Unknown query parameters (old SDK demos) are ignored.

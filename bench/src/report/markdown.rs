@@ -52,6 +52,7 @@ pub fn markdown(results: &str, machine: &Machine) -> anyhow::Result<String> {
     idle(&mut md, &outcomes);
     storm(&mut md, &outcomes);
     acks(&mut md, &outcomes);
+    codecs(&mut md, &outcomes);
     sweep(&mut md, &outcomes);
     errors(&mut md, &outcomes);
     if !machine.commands.trim().is_empty() {
@@ -489,6 +490,44 @@ fn acks(md: &mut String, outcomes: &[Outcome]) {
     md.push('\n');
 }
 
+/// `load` runs of the same load in both wire variants: bytes per delivery.
+fn codecs(md: &mut String, outcomes: &[Outcome]) {
+    let list = of(outcomes, "load");
+    let Some(first) = list.first() else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## Wire variants: JSON and Protobuf\n\n\
+         The same load in both variants of the client protocol: {} sessions × {} connections, one of each \
+         publishing `chat.send` at {}/s for {} s. Bytes per delivery is the publication message on the wire \
+         (JSON: its line; Protobuf: the message with its length prefix). The payload (a `chat.message` \
+         event) is JSON text in both, so what Protobuf saves is the envelope.\n",
+        setting(first, &["sessions"]),
+        setting(first, &["per_session"]),
+        setting(first, &["rate"]),
+        setting(first, &["duration"]),
+    );
+    md.push_str("| server | variant | deliveries/s | bytes per delivery | latency p50 | latency p99 | lost |\n|---|---|---|---|---|---|---|\n");
+    for o in &list {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            o.label,
+            match o.codec {
+                crate::wire::Codec::Json => "JSON",
+                crate::wire::Codec::Protobuf => "Protobuf",
+            },
+            n(fig(o, "deliveries_per_s")),
+            n(fig(o, "bytes_per_delivery").round()),
+            ms(fig(o, "latency_p50_ms")),
+            ms(fig(o, "latency_p99_ms")),
+            n(fig(o, "lost_final")),
+        );
+    }
+    md.push('\n');
+}
+
 fn sweep(md: &mut String, outcomes: &[Outcome]) {
     let list = of(outcomes, "sweep");
     if list.is_empty() {
@@ -554,6 +593,7 @@ mod tests {
             scenario: scenario.into(),
             label: label.into(),
             target,
+            codec: Default::default(),
             settings: serde_json::json!({"subscribe": true, "publish": {"publisher": "ws-rpc"}}),
             steps: Vec::new(),
             figures: figures
@@ -613,5 +653,28 @@ mod tests {
             "{md}"
         );
         assert!(markdown("not json", &Machine::default()).is_err());
+    }
+
+    #[test]
+    fn wire_variants_section_shows_bytes_per_delivery_for_both() {
+        let mut json = outcome(
+            "load",
+            "memory",
+            TargetKind::Tandem,
+            &[("bytes_per_delivery", 545.2), ("deliveries_per_s", 100.0)],
+        );
+        json.codec = crate::wire::Codec::Json;
+        let mut protobuf = outcome(
+            "load",
+            "memory",
+            TargetKind::Tandem,
+            &[("bytes_per_delivery", 509.4), ("deliveries_per_s", 100.0)],
+        );
+        protobuf.codec = crate::wire::Codec::Protobuf;
+        let mut md = String::new();
+        codecs(&mut md, &[json, protobuf]);
+        assert!(md.contains("## Wire variants"), "{md}");
+        assert!(md.contains("| memory | JSON | 100 | 545 |"), "{md}");
+        assert!(md.contains("| memory | Protobuf | 100 | 509 |"), "{md}");
     }
 }

@@ -212,6 +212,14 @@ pub async fn load(common: &Common, scenario: &str, s: &LoadSettings) -> anyhow::
     figures.insert("duplicates".into(), step.counters.duplicates as f64);
     figures.insert("deliveries_per_s".into(), step.deliveries_per_s);
     figures.insert("sent_per_s".into(), step.sent_per_s);
+    if step.counters.deliveries > 0 {
+        // The publication message on the wire (JSON: its line; Protobuf: the
+        // message with its length prefix), averaged over live deliveries.
+        figures.insert(
+            "bytes_per_delivery".into(),
+            step.counters.bytes as f64 / step.counters.deliveries as f64,
+        );
+    }
     if step.latency.count > 0 {
         figures.insert("latency_p50_ms".into(), step.latency.p50_ms);
         figures.insert("latency_p99_ms".into(), step.latency.p99_ms);

@@ -293,6 +293,7 @@ pub fn outcome(
         scenario: scenario.to_owned(),
         label: common.label.clone(),
         target: common.target.kind,
+        codec: common.target.codec,
         settings: serde_json::to_value(settings)?,
         steps,
         figures,

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Centrifuge } from 'centrifuge';
+import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // tests/interop/lib
@@ -241,8 +242,9 @@ export function safeJson(v, max = 4000) {
 
 /** A `ws` WebSocket subclass that records (and optionally traces) every frame for one client. */
 function recordingWebSocket(label, frames) {
-  const push = (dir, data) => {
-    const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+  // Text frames are recorded as they are, binary (Protobuf) frames as `bin <hex>`.
+  const push = (dir, data, binary = typeof data !== 'string') => {
+    const text = typeof data === 'string' ? data : binary ? `bin ${Buffer.from(data).toString('hex')}` : Buffer.from(data).toString('utf8');
     frames.push(`${dir} ${text}`);
     if (frames.length > 400) frames.shift();
     trace(`${label} ${dir} ${text}`);
@@ -257,7 +259,7 @@ function recordingWebSocket(label, frames) {
       super(address, protocols, { ...(options || {}), allowSynchronousEvents: false });
       const args = [address];
       push('**', `open ${args[0]}`);
-      this.on('message', (data) => push('<-', data));
+      this.on('message', (data, isBinary) => push('<-', data, isBinary));
       this.on('close', (code, reason) => push('**', `close code=${code} reason=${JSON.stringify(String(reason))}`));
       this.on('error', (err) => push('**', `error ${err.message}`));
     }
@@ -383,15 +385,17 @@ export class Harness {
 
   /**
    * Create (but do not connect) a centrifuge-js client.
-   * opts: { user, token, label, port (e.g. a proxy port), ...Centrifuge options }
+   * opts: { user, token, label, port (e.g. a proxy port), protobuf (use the SDK's
+   * Protobuf build, `centrifuge/build/protobuf`), ...Centrifuge options }
    */
-  client({ user, token, label, port, ...options } = {}) {
+  client({ user, token, label, port, protobuf = false, ...options } = {}) {
     const tok = token ?? (user ? this.token(user) : '');
     const name = label ?? `${user ?? 'anon'}#${this.clients.length + 1}`;
     const frames = [];
     this.frames.set(name, frames);
     const url = `ws://127.0.0.1:${port ?? this.server.port}/connection/websocket`;
-    const c = new Centrifuge(url, {
+    const Client = protobuf ? CentrifugeProtobuf : Centrifuge;
+    const c = new Client(url, {
       websocket: recordingWebSocket(name, frames),
       token: tok,
       minReconnectDelay: 100,
@@ -401,6 +405,7 @@ export class Harness {
     // Never let an 'error' event without listeners crash the process.
     c.on('error', (ctx) => trace(`${name} client error event: ${safeJson(ctx)}`));
     c.label = name;
+    c.protobuf = protobuf;
     this.clients.push(c);
     return c;
   }
@@ -463,18 +468,54 @@ export function collect(emitter, event) {
  * ([{ user_id, role }]); resolves to the session (with `id` and `channel`).
  */
 export async function createSession(client, name, collaborators = []) {
-  const res = await client.rpc('session.create', { name, collaborators });
-  if (!res?.data?.id) throw new Error(`session.create should return the session: ${safeJson(res)}`);
-  return { ...res.data, channel: `session:${res.data.id}` };
+  const data = await rpc(client, 'session.create', { name, collaborators });
+  if (!data?.id) throw new Error(`session.create should return the session: ${safeJson(data)}`);
+  return { ...data, channel: `session:${data.id}` };
 }
 
 /** Send a chat message through RPC; resolves to the stored message. */
 export async function chat(client, sessionId, content) {
-  const res = await client.rpc('chat.send', { session_id: sessionId, content });
-  return res.data;
+  return rpc(client, 'chat.send', { session_id: sessionId, content });
+}
+
+/**
+ * Calls an RPC method with JSON `data` and resolves to its JSON result. On the
+ * Protobuf build, payloads are bytes: the app encodes its JSON as UTF-8 and
+ * decodes the result (Tandem's RPC data is JSON bytes).
+ */
+export async function rpc(client, method, data) {
+  const res = await client.rpc(method, client.protobuf ? encodeJson(data) : data);
+  return decodeJson(res?.data);
+}
+
+/** JSON as the bytes a Protobuf client sends. */
+export function encodeJson(value) {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+/** A payload as JSON: bytes (Protobuf build) are parsed, anything else is already JSON. */
+export function decodeJson(value) {
+  return value instanceof Uint8Array ? JSON.parse(new TextDecoder().decode(value)) : value;
+}
+
+/** A stream offset as a number (the Protobuf build gives uint64 fields as `Long`). */
+export function num(value) {
+  return value !== null && typeof value === 'object' && typeof value.toNumber === 'function' ? value.toNumber() : Number(value);
 }
 
 /** The chat content of a publication whose data is a `chat.message` event. */
 export function contentOf(publication) {
-  return publication?.data?.data?.message?.content;
+  return decodeJson(publication?.data)?.data?.message?.content;
+}
+
+/** POST a chat message through the REST API as `token`'s user; resolves to the stored message. */
+export async function restChat(server, token, sessionId, content) {
+  const res = await fetch(`${server.url}/api/sessions/${sessionId}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ content }),
+  });
+  const body = await res.json();
+  if (res.status !== 201) throw new Error(`POST messages answered ${res.status}: ${safeJson(body)}`);
+  return body;
 }
