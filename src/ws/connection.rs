@@ -94,7 +94,9 @@ async fn handle(
     decoded: Result<Vec<Command>, DecodeError>,
 ) -> Result<(), Option<Disconnect>> {
     match decoded {
-        Ok(commands) => Box::pin(state.handle_commands(commands)).await.map_err(Some),
+        Ok(commands) => Box::pin(state.handle_commands(commands))
+            .await
+            .map_err(Some),
         Err(err) => {
             tracing::debug!(error = %err, "bad frame");
             Err(Some(Disconnect::BAD_REQUEST))
