@@ -102,6 +102,7 @@ impl App {
         crate::rpc::sessions::register(&mut rpc, &sessions);
         let limits = ClientLimits {
             max_queue: config.max_queue,
+            max_queue_bytes: config.max_queue_bytes,
             max_channels: config.max_channels,
             max_commands_per_second: config.max_commands_per_second,
             history_cap: config.history_size,

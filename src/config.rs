@@ -216,6 +216,12 @@ pub struct Config {
     #[arg(long, env = "TANDEM_MAX_QUEUE", default_value_t = 1024)]
     pub max_queue: usize,
 
+    /// Outbound bytes queued per connection before it is dropped as slow
+    /// (3008); one message always fits into an empty queue. At least 1024.
+    /// Defaults to 1048576 (1 MiB).
+    #[arg(long, env = "TANDEM_MAX_QUEUE_BYTES", default_value_t = 1_048_576)]
+    pub max_queue_bytes: usize,
+
     /// Channels one connection may subscribe to. Defaults to 128.
     #[arg(long, env = "TANDEM_MAX_CHANNELS", default_value_t = 128)]
     pub max_channels: usize,
@@ -599,6 +605,9 @@ impl Config {
         }
         if self.max_queue == 0 {
             return Err(bad("TANDEM_MAX_QUEUE", "must be at least 1"));
+        }
+        if self.max_queue_bytes < 1024 {
+            return Err(bad("TANDEM_MAX_QUEUE_BYTES", "must be at least 1024"));
         }
         if self.max_channels == 0 {
             return Err(bad("TANDEM_MAX_CHANNELS", "must be at least 1"));

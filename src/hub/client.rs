@@ -1,7 +1,7 @@
 //! The hub's side of one connection: its bounded outbound queue and its close switch.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::Bytes;
@@ -16,7 +16,11 @@ use crate::protocol::{Codec, Disconnect};
 ///
 /// Nothing that sends to a client ever waits: [`Outbox::enqueue`] uses
 /// `try_send`, and a full queue closes the connection with 3008 (slow), so a
-/// client that cannot keep up never delays the publisher or anyone else.
+/// client that cannot keep up never delays the publisher or anyone else. The
+/// queue is bounded twice: in messages, and in bytes (the bytes of the frames
+/// waiting, shared frames counted in full, since a slow client keeps them
+/// alive after everyone else has sent them). A message always fits into an
+/// empty queue, so one large reply never closes a client that keeps up.
 #[derive(Clone)]
 pub struct Outbox {
     inner: Arc<OutboxInner>,
@@ -54,6 +58,39 @@ struct OutboxInner {
     disconnect: OnceLock<Disconnect>,
     /// Messages dropped because the connection was already closing.
     dropped: AtomicU64,
+    /// Bytes of the messages waiting in `tx`.
+    queued_bytes: AtomicUsize,
+    /// Most bytes waiting before the connection counts as slow.
+    max_bytes: usize,
+}
+
+/// The writer's end of an outbox: messages in order, their bytes released
+/// from the budget as they are taken.
+pub struct OutboxReceiver {
+    rx: mpsc::Receiver<Bytes>,
+    outbox: Arc<OutboxInner>,
+}
+
+impl OutboxReceiver {
+    /// The next message, waiting for one; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let message = self.rx.recv().await?;
+        self.taken(&message);
+        Some(message)
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Bytes, mpsc::error::TryRecvError> {
+        let message = self.rx.try_recv()?;
+        self.taken(&message);
+        Ok(message)
+    }
+
+    fn taken(&self, message: &Bytes) {
+        self.outbox
+            .queued_bytes
+            .fetch_sub(message.len(), Ordering::AcqRel);
+    }
 }
 
 /// The connection's end of its control queue: orders are rare, so it is a
@@ -93,9 +130,10 @@ impl ControlQueue {
 }
 
 impl Outbox {
-    /// A new outbox with room for `capacity` messages; returns the writer's
-    /// end and the connection's end of the control queue.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Bytes>, ControlQueue) {
+    /// A new outbox with room for `capacity` messages of at most `max_bytes`
+    /// bytes in all; returns the writer's end and the connection's end of
+    /// the control queue.
+    pub fn new(capacity: usize, max_bytes: usize) -> (Self, OutboxReceiver, ControlQueue) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let control = Arc::new(ControlInner::default());
         let control_rx = ControlQueue {
@@ -108,7 +146,13 @@ impl Outbox {
                 closed: CancellationToken::new(),
                 disconnect: OnceLock::new(),
                 dropped: AtomicU64::new(0),
+                queued_bytes: AtomicUsize::new(0),
+                max_bytes,
             }),
+        };
+        let rx = OutboxReceiver {
+            rx,
+            outbox: outbox.inner.clone(),
         };
         (outbox, rx, control_rx)
     }
@@ -135,13 +179,22 @@ impl Outbox {
             self.inner.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
+        let len = message.len();
+        let before = self.inner.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > self.inner.max_bytes {
+            self.inner.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            self.close(Disconnect::SLOW);
+            return false;
+        }
         match self.inner.tx.try_send(message) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.inner.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                 self.close(Disconnect::SLOW);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.inner.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                 self.close(Disconnect::WRITE_ERROR);
                 false
             }
@@ -235,8 +288,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_queue_over_its_byte_budget_closes_as_slow() {
+        let (outbox, mut rx, _control) = Outbox::new(100, 10);
+        // One message larger than the budget fits into an empty queue.
+        assert!(outbox.enqueue(Bytes::from_static(b"0123456789abc")));
+        assert_eq!(rx.try_recv().ok().map(|m| m.len()), Some(13));
+        assert!(outbox.enqueue(Bytes::from_static(b"12345")));
+        assert!(outbox.enqueue(Bytes::from_static(b"12345")));
+        // Taking one frees its bytes.
+        assert!(rx.try_recv().is_ok());
+        assert!(outbox.enqueue(Bytes::from_static(b"12345")));
+        assert!(!outbox.is_closed());
+        // 10 bytes wait: one more byte is over the budget.
+        assert!(!outbox.enqueue(Bytes::from_static(b"x")));
+        assert_eq!(outbox.disconnect(), Some(Disconnect::SLOW));
+    }
+
+    #[test]
     fn a_full_queue_closes_as_slow() {
-        let (outbox, _rx, _control) = Outbox::new(2);
+        let (outbox, _rx, _control) = Outbox::new(2, usize::MAX);
         assert!(outbox.enqueue(Bytes::from_static(b"1")));
         assert!(outbox.enqueue(Bytes::from_static(b"2")));
         assert!(!outbox.enqueue(Bytes::from_static(b"3")));
@@ -256,7 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn control_orders_arrive_in_order_and_wake_the_connection() {
-        let (outbox, _rx, mut control) = Outbox::new(2);
+        let (outbox, _rx, mut control) = Outbox::new(2, usize::MAX);
         let waiter = tokio::spawn(async move {
             let first = control.recv().await;
             let second = control.recv().await;
@@ -272,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_connection_that_takes_no_orders_is_closed() {
-        let (outbox, _rx, _control) = Outbox::new(2);
+        let (outbox, _rx, _control) = Outbox::new(2, usize::MAX);
         for n in 0..CONTROL_QUEUE {
             outbox.control(order(n));
         }

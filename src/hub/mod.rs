@@ -17,7 +17,7 @@ use dashmap::DashMap;
 
 use crate::engine::{ClientInfo, EngineEvents, Publication};
 use broadcast::{Broadcast, Item};
-pub use client::{ClientHandle, Control, ControlQueue, Outbox, Unsubscribed};
+pub use client::{ClientHandle, Control, ControlQueue, Outbox, OutboxReceiver, Unsubscribed};
 pub use subscriber::{Delivery, Subscriber};
 
 /// The node's registry of connections and subscriptions. Cheap to clone.
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn insufficient_state_unsubscribes_to_recover_and_stops_deliveries() {
         let hub = Hub::new(16, 0);
-        let (outbox, mut rx, mut control) = Outbox::new(16);
+        let (outbox, mut rx, mut control) = Outbox::new(16, usize::MAX);
         let info = ClientInfo {
             user: "alice".into(),
             client: "c1".into(),
@@ -324,7 +324,7 @@ mod user_index_tests {
     use super::*;
 
     fn client(id: &str, user: &str) -> ClientHandle {
-        let (outbox, _rx, _control) = Outbox::new(4);
+        let (outbox, _rx, _control) = Outbox::new(4, usize::MAX);
         let info = ClientInfo {
             user: user.into(),
             client: id.into(),

@@ -239,8 +239,8 @@ mod tests {
         v.iter().map(|p| p.offset).collect()
     }
 
-    fn subscriber() -> (Subscriber, tokio::sync::mpsc::Receiver<Bytes>) {
-        let (outbox, rx, _control) = Outbox::new(16);
+    fn subscriber() -> (Subscriber, crate::hub::OutboxReceiver) {
+        let (outbox, rx, _control) = Outbox::new(16, usize::MAX);
         let info = ClientInfo {
             user: "u".into(),
             client: "c".into(),
@@ -257,7 +257,7 @@ mod tests {
     }
 
     /// The offsets of the pushes queued, and the other messages as text.
-    fn received(rx: &mut tokio::sync::mpsc::Receiver<Bytes>) -> Vec<String> {
+    fn received(rx: &mut crate::hub::OutboxReceiver) -> Vec<String> {
         std::iter::from_fn(|| rx.try_recv().ok())
             .map(|b| {
                 let v: serde_json::Value = serde_json::from_slice(&b)

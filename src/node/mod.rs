@@ -32,6 +32,8 @@ use crate::sessions::SessionService;
 pub struct ClientLimits {
     /// Outbound messages queued per connection.
     pub max_queue: usize,
+    /// Outbound bytes queued per connection.
+    pub max_queue_bytes: usize,
     /// Channels per connection.
     pub max_channels: usize,
     /// Commands per second (0 = unlimited).

@@ -33,7 +33,8 @@ pub async fn run(
     max_message: usize,
     shutdown: CancellationToken,
 ) {
-    let (outbox, rx, mut control) = Outbox::new(node.limits().max_queue);
+    let (outbox, rx, mut control) =
+        Outbox::new(node.limits().max_queue, node.limits().max_queue_bytes);
     let mut state = ClientState::new(node, codec, outbox.clone());
     let span =
         tracing::info_span!("conn", client = %state.client_id(), user = tracing::field::Empty);

@@ -13,9 +13,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
-use tokio::sync::mpsc;
 
-use crate::hub::Outbox;
+use crate::hub::{Outbox, OutboxReceiver};
 use crate::protocol::{Codec, Disconnect};
 
 /// Most messages joined into one frame.
@@ -26,7 +25,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Writes queued messages until the outbox closes, then sends the close frame.
 pub async fn run(
     mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: OutboxReceiver,
     outbox: Outbox,
     codec: Codec,
 ) {

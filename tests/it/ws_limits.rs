@@ -69,11 +69,26 @@ async fn too_many_commands_is_111_and_temporary() {
 }
 
 /// A subscriber that stops reading is closed as slow (3008) once its queue
-/// fills; a healthy subscriber on the same channel gets every publication.
+/// fills (in messages); a healthy subscriber on the same channel gets every
+/// publication.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
-    const WINDOW: u64 = 8;
-    let app = spawn_app(&["--max-queue", "16", "--max-commands-per-second", "0"]).await;
+    slow_consumer_case(&["--max-queue", "16"], 8).await;
+}
+
+/// The same when the queue is bounded in bytes only: 64 KiB (four of the
+/// 16 KiB messages), with room for 100,000 messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_consumer_over_its_byte_budget_is_closed_3008() {
+    slow_consumer_case(&["--max-queue", "100000", "--max-queue-bytes", "65536"], 2).await;
+}
+
+/// `window`: how many publications the publisher may be ahead of the
+/// healthy reader (so the healthy reader's queue never fills).
+async fn slow_consumer_case(limits: &[&str], window: u64) {
+    let mut args = vec!["--max-commands-per-second", "0"];
+    args.extend_from_slice(limits);
+    let app = spawn_app(&args).await;
     let mut publisher = app.connect("publisher").await;
     let session = publisher
         .create_session("slow", &[("slowpoke", "viewer"), ("healthy", "viewer")])
@@ -131,10 +146,10 @@ async fn slow_consumer_is_closed_3008_healthy_one_gets_everything() {
             // Cap: 128 MiB in total, far more than any socket buffers.
             while !stop.load(Ordering::Relaxed) && seq < 8_000 {
                 seq += 1;
-                // Stay at most WINDOW publications ahead of the healthy reader, so
+                // Stay at most `window` publications ahead of the healthy reader, so
                 // its queue (16) never fills however the 2 cores are shared.
                 progress
-                    .wait_for(|&seen| seen + WINDOW >= seq)
+                    .wait_for(|&seen| seen + window >= seq)
                     .await
                     .expect("healthy reader alive");
                 let message = json!({"session_id": session, "content": pad,
