@@ -22,22 +22,7 @@ need npm "install Node.js 20.19 or newer (npm comes with it)"
 
 # System packages the tests need, installed with apt where missing.
 apt_updated=
-apt_install() { # binary package
-  command -v "$1" >/dev/null 2>&1 && return 0
-  echo "== installing $2 (apt)"
-  local sudo=
-  if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "test.sh: $1 is missing and there is no root/sudo to install $2" >&2; exit 1; }
-    sudo="sudo -n"
-  fi
-  if [ -z "$apt_updated" ]; then
-    $sudo apt-get update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
-  command -v "$1" >/dev/null 2>&1 || { echo "test.sh: installing $2 did not provide $1" >&2; exit 1; }
-}
-# A package that provides no command of its own (python3-venv), installed with apt.
+# A package, installed with apt (sudo when not root; one `apt-get update`).
 apt_install_always() { # package
   echo "== installing $1 (apt)"
   local sudo=
@@ -50,6 +35,12 @@ apt_install_always() { # package
     apt_updated=1
   fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+}
+# A package that provides a command, installed when the command is missing.
+apt_install() { # binary package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  apt_install_always "$2"
+  command -v "$1" >/dev/null 2>&1 || { echo "test.sh: installing $2 did not provide $1" >&2; exit 1; }
 }
 apt_install redis-server redis-server
 if [ -z "${CHROMIUM_PATH:-}" ]; then

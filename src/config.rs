@@ -108,6 +108,18 @@ pub struct Config {
     pub jwt_hs256_secret: Option<Secret>,
 
     /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key. No default.
+    /// Earlier HS256 secrets, comma-separated, still accepted when verifying
+    /// tokens (never used to sign): a rotation keeps the tokens signed with
+    /// the previous secret valid until they expire. Each at least 32 bytes.
+    #[arg(
+        long,
+        env = "TANDEM_JWT_HS256_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        value_parser = parse_secret
+    )]
+    pub jwt_hs256_previous_secrets: Vec<Secret>,
+
     #[arg(long, env = "TANDEM_JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<PathBuf>,
 
@@ -448,6 +460,7 @@ impl Settings {
     pub fn verifier(&self) -> VerifierConfig {
         VerifierConfig {
             hs256_secret: self.hs256_secret.clone(),
+            hs256_previous: self.config.jwt_hs256_previous_secrets.clone(),
             public_key_file: self.config.jwt_public_key_file.clone(),
             issuer: self.config.jwt_issuer.clone(),
             audience: self.config.jwt_audience.clone(),
@@ -560,6 +573,24 @@ impl Config {
             }
             (None, Some(_), _) => None,
         };
+        if !self.jwt_hs256_previous_secrets.is_empty() {
+            if self.jwt_hs256_secret.is_none() {
+                return Err(bad(
+                    "TANDEM_JWT_HS256_PREVIOUS_SECRETS",
+                    "needs TANDEM_JWT_HS256_SECRET (the current secret)",
+                ));
+            }
+            if self
+                .jwt_hs256_previous_secrets
+                .iter()
+                .any(|s| s.expose().len() < MIN_SECRET_BYTES)
+            {
+                return Err(bad(
+                    "TANDEM_JWT_HS256_PREVIOUS_SECRETS",
+                    format!("each secret must be at least {MIN_SECRET_BYTES} bytes long"),
+                ));
+            }
+        }
         if self.engine == EngineKind::Redis {
             let nodes: Vec<String> = self
                 .redis_cluster_nodes
@@ -745,6 +776,26 @@ mod tests {
     fn no_secret_is_an_error_unless_dev() {
         let err = parse(&[]).unwrap_err();
         assert_eq!(err.setting, "TANDEM_JWT_HS256_SECRET");
+        let s = "0123456789abcdef0123456789abcdef";
+        let ok = parse(&[
+            "--jwt-hs256-secret",
+            s,
+            "--jwt-hs256-previous-secrets",
+            "previous-secret-number-one-xxxxx,previous-secret-number-two-xxxxx",
+        ])
+        .unwrap();
+        assert_eq!(ok.verifier().hs256_previous.len(), 2);
+        assert_eq!(
+            parse(&[
+                "--jwt-hs256-secret",
+                s,
+                "--jwt-hs256-previous-secrets",
+                "short"
+            ])
+            .unwrap_err()
+            .setting,
+            "TANDEM_JWT_HS256_PREVIOUS_SECRETS"
+        );
         let dev = parse(&["--dev"]).unwrap();
         assert!(dev.secret_generated);
     }

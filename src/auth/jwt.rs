@@ -47,7 +47,8 @@ struct PublicKey {
 
 /// Checks connection tokens.
 pub struct TokenVerifier {
-    hmac: Option<DecodingKey>,
+    /// HS256 keys: the current secret first, then earlier ones.
+    hmac: Vec<DecodingKey>,
     public: Option<PublicKey>,
     issuer: Option<String>,
     audience: Option<String>,
@@ -59,6 +60,8 @@ pub struct TokenVerifier {
 pub struct VerifierConfig {
     /// HS256 secret.
     pub hs256_secret: Option<Secret>,
+    /// Earlier HS256 secrets still accepted (rotation).
+    pub hs256_previous: Vec<Secret>,
     /// Path of an RSA or EC public key (PEM) for RS256/ES256.
     pub public_key_file: Option<std::path::PathBuf>,
     /// Required `iss`.
@@ -79,8 +82,10 @@ impl TokenVerifier {
         Ok(Self {
             hmac: config
                 .hs256_secret
-                .as_ref()
-                .map(|s| DecodingKey::from_secret(s.expose())),
+                .iter()
+                .chain(&config.hs256_previous)
+                .map(|s| DecodingKey::from_secret(s.expose()))
+                .collect(),
             public,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -91,13 +96,13 @@ impl TokenVerifier {
     /// Verifies `token` and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let header = decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let (key, algorithm) = match header.alg {
-            Algorithm::HS256 => match &self.hmac {
-                Some(key) => (key, Algorithm::HS256),
-                None => return Err(AuthError::Invalid("HS256 tokens are not accepted".into())),
-            },
+        let (keys, algorithm): (&[DecodingKey], Algorithm) = match header.alg {
+            Algorithm::HS256 if self.hmac.is_empty() => {
+                return Err(AuthError::Invalid("HS256 tokens are not accepted".into()))
+            }
+            Algorithm::HS256 => (&self.hmac, Algorithm::HS256),
             alg => match &self.public {
-                Some(public) if public.algorithm == alg => (&public.key, alg),
+                Some(public) if public.algorithm == alg => (std::slice::from_ref(&public.key), alg),
                 _ => {
                     return Err(AuthError::Invalid(format!(
                         "{alg:?} tokens are not accepted"
@@ -126,12 +131,20 @@ impl TokenVerifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        let data = decode::<Claims>(token, key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => AuthError::Expired,
-                _ => AuthError::Invalid(e.to_string()),
+        // The first key whose signature matches decides (the current
+        // secret first, then earlier ones during a rotation).
+        use jsonwebtoken::errors::ErrorKind;
+        let mut decoded = Err(ErrorKind::InvalidSignature.into());
+        for key in keys {
+            decoded = decode::<Claims>(token, key, &validation);
+            match &decoded {
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
+                _ => break,
             }
+        }
+        let data = decoded.map_err(|e: jsonwebtoken::errors::Error| match e.kind() {
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => AuthError::Expired,
+            _ => AuthError::Invalid(e.to_string()),
         })?;
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("missing sub".into()));
@@ -214,6 +227,39 @@ mod tests {
             verifier().verify(&expired),
             Err(AuthError::Expired)
         ));
+    }
+
+    #[test]
+    fn previous_secrets_verify_during_a_rotation() {
+        const OLD: &str = "old-secret-old-secret-old-secret";
+        const RETIRED: &str = "retired-secret-retired-secret-xx";
+        let rotating = TokenVerifier::new(&VerifierConfig {
+            hs256_secret: Some(Secret::new(SECRET)),
+            hs256_previous: vec![Secret::new(OLD)],
+            ..Default::default()
+        })
+        .unwrap();
+        let mint = |secret: &str| {
+            TokenMinter::new(&Secret::new(secret))
+                .mint("alice", Duration::from_secs(60), None)
+                .unwrap()
+        };
+        assert_eq!(rotating.verify(&mint(SECRET)).unwrap().sub, "alice");
+        assert_eq!(rotating.verify(&mint(OLD)).unwrap().sub, "alice");
+        assert!(matches!(
+            rotating.verify(&mint(RETIRED)),
+            Err(AuthError::Invalid(_))
+        ));
+        // Without the previous secret the old token is refused.
+        assert!(matches!(
+            verifier().verify(&mint(OLD)),
+            Err(AuthError::Invalid(_))
+        ));
+        // An expired token of an old secret says expired, not invalid.
+        let expired = TokenMinter::new(&Secret::new(OLD))
+            .mint_with_exp("alice", 1_000, None)
+            .unwrap();
+        assert!(matches!(rotating.verify(&expired), Err(AuthError::Expired)));
     }
 
     fn claims(iss: Option<&str>, aud: Option<&str>, exp: u64) -> Claims {
