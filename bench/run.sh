@@ -17,7 +17,9 @@
 # Options:
 #   --quick               small sizes (hundreds of connections, seconds per step)
 #   --only LIST           scenarios, comma-separated: fanout,many,idle,storm,acks,codecs,sweep (default: all)
-#   --targets LIST        floor,memory,redis (default: all three)
+#   --targets LIST        floor,memory,redis,cluster (default: floor,memory,redis); cluster =
+#                         Tandem on a local 3-master Redis Cluster (three redis-servers on the
+#                         server's core, joined with redis-cli --cluster create)
 #   --tandem-env VAR=VAL  extra environment for every Tandem server (repeatable)
 #   --floor-arg ARG       extra argument for every bench-floor (repeatable), e.g. --floor-arg=--read-buffer=1024
 #   --label-suffix TEXT   appended to every result label (to tell variants apart)
@@ -68,7 +70,7 @@ has() { case ",$1," in *",$2,"*) return 0 ;; *) return 1 ;; esac; }
 for tool in cargo taskset timeout; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 1; }
 done
-if has "$targets" redis; then
+if has "$targets" redis || has "$targets" cluster; then
   command -v redis-server >/dev/null || { echo "run.sh: redis-server is missing (apt-get install redis-server)" >&2; exit 1; }
 fi
 [ "$(nproc)" -ge 2 ] || echo "run.sh: fewer than 2 cores: server and generator share one" >&2
@@ -88,9 +90,11 @@ export TANDEM_JWT_HS256_SECRET=$secret
 
 server_pid=
 redis_pid=
+cluster_pids=()
 cleanup() {
   stop_server
   if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  for pid in "${cluster_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -128,6 +132,36 @@ if has "$targets" redis; then
   redis_url=redis://127.0.0.1:$redis_port
 fi
 
+cluster_nodes=
+if has "$targets" cluster; then
+  cluster_addrs=()
+  for i in 1 2 3; do
+    port=$(free_port)
+    bus=$(free_port) # not port + 10000, which may be taken or past 65535
+    mkdir -p "$work/cluster-$i"
+    taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+      --cluster-enabled yes --cluster-port "$bus" --cluster-config-file nodes.conf --dir "$work/cluster-$i" \
+      --daemonize no --loglevel warning --maxclients 1000 > "$work/cluster-$i.log" 2>&1 &
+    cluster_pids+=($!)
+    for _ in $(seq 1 100); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+      sleep 0.1
+    done
+    cluster_addrs+=("127.0.0.1:$port")
+  done
+  redis-cli --cluster create "${cluster_addrs[@]}" --cluster-yes > "$work/cluster-create.log" 2>&1 ||
+    { echo "run.sh: redis-cli --cluster create failed" >&2; cat "$work/cluster-create.log" >&2; exit 1; }
+  for _ in $(seq 1 100); do
+    ok=1
+    for a in "${cluster_addrs[@]}"; do
+      redis-cli -p "${a##*:}" cluster info 2>/dev/null | grep -q cluster_state:ok || ok=
+    done
+    [ -n "$ok" ] && break
+    sleep 0.1
+  done
+  cluster_nodes=$(IFS=,; echo "${cluster_addrs[*]}")
+fi
+
 # --- servers -------------------------------------------------------------------
 server_url=
 server_log=
@@ -143,16 +177,19 @@ start_server() {
     floor)
       cmd=(taskset -c "$server_cpu" "$bin/bench-floor" --listen 127.0.0.1:0 "${floor_args[@]}")
       ;;
-    memory|redis)
+    memory|redis|cluster)
       local env=(TANDEM_LISTEN=127.0.0.1:0 TANDEM_MAX_COMMANDS_PER_SECOND=0 RUST_LOG=warn)
       if [ "$kind" = redis ]; then
         env+=(TANDEM_ENGINE=redis "TANDEM_REDIS_URL=$redis_url" "TANDEM_REDIS_PREFIX=bench-$$-$server_seq")
+      fi
+      if [ "$kind" = cluster ]; then
+        env+=(TANDEM_ENGINE=redis "TANDEM_REDIS_CLUSTER_NODES=$cluster_nodes" "TANDEM_REDIS_PREFIX=bench-$$-$server_seq")
       fi
       cmd=(env "${env[@]}" "${tandem_env[@]}" "$@" taskset -c "$server_cpu" "$bin/tandem")
       ;;
   esac
   echo "    server: ${cmd[*]}" | sed "s|$root/||g"
-  printf -- '- server (%s): `%s`\n' "$kind" "$(echo "${cmd[*]}" | sed "s|$root/||g; s|redis://[^ ]*|redis://127.0.0.1:PORT|; s|bench-$$-[0-9]*|bench-PREFIX|")" >> "$commands"
+  printf -- '- server (%s): `%s`\n' "$kind" "$(echo "${cmd[*]}" | sed "s|$root/||g; s|redis://[^ ]*|redis://127.0.0.1:PORT|; s|CLUSTER_NODES=[^ ]*|CLUSTER_NODES=127.0.0.1:PORT,…|; s|bench-$$-[0-9]*|bench-PREFIX|")" >> "$commands"
   "${cmd[@]}" > "$out" 2> "$server_log" &
   server_pid=$!
   server_url=
@@ -207,7 +244,7 @@ run_on() {
 
 for_targets() { # TIMEOUT ARGS...: a fresh server and one generator run per selected target
   local t
-  for t in floor memory redis; do
+  for t in floor memory redis cluster; do
     has "$targets" "$t" || continue
     run_on "$t" "$t" "$@"
   done
@@ -273,7 +310,7 @@ fi
 if has "$only" acks; then
   echo "== acknowledged writes"
   if has "$targets" floor; then run_on floor floor 300 acks --rate "$acks_rate" --duration "$acks_time" --publisher rest; fi
-  for t in memory redis; do
+  for t in memory redis cluster; do
     has "$targets" "$t" || continue
     start_server "$t"
     bench "$t" "$t" 300 acks --rate "$acks_rate" --duration "$acks_time" --publisher ws-rpc
@@ -283,7 +320,7 @@ if has "$only" acks; then
 fi
 if has "$only" codecs; then
   echo "== wire variants (JSON and Protobuf): bytes per delivery"
-  for t in memory redis; do
+  for t in memory redis cluster; do
     has "$targets" "$t" || continue
     start_server "$t"
     for codec in json protobuf; do
@@ -294,7 +331,7 @@ if has "$only" codecs; then
 fi
 if has "$only" sweep; then
   echo "== sweep ($sweep_total sessions, $sweep_due due; waits TANDEM_ABANDON_AFTER=$sweep_after per engine)"
-  for t in memory redis; do
+  for t in memory redis cluster; do
     has "$targets" "$t" || continue
     start_server "$t" "TANDEM_ABANDON_AFTER=$sweep_after" TANDEM_SWEEP_INTERVAL=1s RUST_LOG=warn,tandem::sweeper=debug
     bench "$t" "$t" 900 sweep --sessions "$sweep_total" --due "$sweep_due" --abandon-after "$sweep_after" \

@@ -83,6 +83,10 @@ impl App {
                 shutdown
                     .tracker()
                     .spawn(redis.clone().run(shutdown.token()));
+                // On a cluster: replays index updates a crashed node left pending.
+                shutdown
+                    .tracker()
+                    .spawn(redis.clone().run_repair(shutdown.token()));
                 // Clients are accepted once the pub/sub connection is up
                 // (bounded: a Redis that is down does not keep the node from
                 // starting; it reports not ready until Redis answers).

@@ -169,6 +169,49 @@ pub struct Config {
     )]
     pub redis_new_epoch_on_restart: bool,
 
+    /// Seed nodes of a Redis Cluster, comma-separated (`host:port` or
+    /// `redis://…` URLs); set, it replaces TANDEM_REDIS_URL (a
+    /// `redis+cluster://host:port,host:port` URL does the same). Needs
+    /// Redis 7 or later (sharded pub/sub). Defaults to none (one Redis).
+    #[arg(
+        long,
+        env = "TANDEM_REDIS_CLUSTER_NODES",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub redis_cluster_nodes: Vec<String>,
+
+    /// On a Redis Cluster, how often index updates left pending (a node that
+    /// died between a session's write and its index update) are replayed: a
+    /// session may be missing from a user's list or the sweeper's index at
+    /// most this long. Defaults to 30s.
+    #[arg(
+        long,
+        env = "TANDEM_REDIS_REPAIR_INTERVAL",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub redis_repair_interval: Duration,
+
+    /// After a session write or a publication kept in history, wait until
+    /// this many replicas acknowledged it (Redis `WAIT`) before answering,
+    /// so a failover (Sentinel or Cluster) does not lose it. Defaults to 0
+    /// (do not wait).
+    #[arg(long, env = "TANDEM_REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
+
+    /// Test-only fault injection: on a Redis Cluster, skip the index update
+    /// after a session's atomic write, as if the node crashed in between.
+    #[arg(
+        long,
+        env = "TANDEM_TEST_FAULT_SKIP_INDEX_UPDATE",
+        hide = true,
+        default_value_t = false,
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub test_fault_skip_index_update: bool,
+
     /// Publications kept per channel for history and recovery. Defaults to 1000.
     #[arg(long, env = "TANDEM_HISTORY_SIZE", default_value_t = 1000)]
     pub history_size: usize,
@@ -511,6 +554,16 @@ impl Settings {
             url: self.config.redis_url.as_str().to_owned(),
             prefix: self.config.redis_prefix.clone(),
             new_epoch_on_restart: self.config.redis_new_epoch_on_restart,
+            cluster_nodes: self
+                .config
+                .redis_cluster_nodes
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            repair_interval: self.config.redis_repair_interval,
+            wait_replicas: self.config.redis_wait_replicas,
+            fault_skip_index_update: self.config.test_fault_skip_index_update,
         }
     }
 
@@ -599,10 +652,34 @@ impl Config {
             }
         }
         if self.engine == EngineKind::Redis {
-            if let Err(err) = ::redis::Client::open(self.redis_url.as_str()) {
+            let nodes: Vec<String> = self
+                .redis_cluster_nodes
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect();
+            let (setting, urls) = match crate::engine::redis::Topology::from_settings(
+                self.redis_url.as_str(),
+                &nodes,
+            ) {
+                Ok(crate::engine::redis::Topology::Single(url)) => ("TANDEM_REDIS_URL", vec![url]),
+                Ok(crate::engine::redis::Topology::Cluster(seeds)) if nodes.is_empty() => {
+                    ("TANDEM_REDIS_URL", seeds)
+                }
+                Ok(crate::engine::redis::Topology::Cluster(seeds)) => {
+                    ("TANDEM_REDIS_CLUSTER_NODES", seeds)
+                }
+                Err(problem) => return Err(bad("TANDEM_REDIS_URL", problem)),
+            };
+            for url in urls {
+                if let Err(err) = ::redis::Client::open(url.as_str()) {
+                    return Err(bad(setting, format!("not a usable Redis URL: {err}")));
+                }
+            }
+            if self.redis_repair_interval < Duration::from_millis(100) {
                 return Err(bad(
-                    "TANDEM_REDIS_URL",
-                    format!("not a usable Redis URL: {err}"),
+                    "TANDEM_REDIS_REPAIR_INTERVAL",
+                    "must be at least 100ms",
                 ));
             }
             crate::engine::redis::validate_prefix(&self.redis_prefix)
@@ -907,6 +984,49 @@ mod tests {
         assert_eq!(settings.config.pong_timeout(), Duration::from_millis(2500));
         let settings = parse(&["--jwt-hs256-secret", s]).unwrap();
         assert_eq!(settings.config.pong_timeout(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn cluster_settings_are_parsed_and_checked() {
+        let s = "0123456789abcdef0123456789abcdef";
+        let base = ["--jwt-hs256-secret", s, "--engine", "redis"];
+        let settings = parse(&base).unwrap();
+        let redis = settings.redis();
+        assert!(redis.cluster_nodes.is_empty(), "one Redis by default");
+        assert_eq!(redis.repair_interval, Duration::from_secs(30));
+        assert_eq!(redis.wait_replicas, 0);
+        assert!(!redis.fault_skip_index_update);
+        let mut nodes = base.to_vec();
+        nodes.extend([
+            "--redis-cluster-nodes",
+            "127.0.0.1:7000, 127.0.0.1:7001",
+            "--redis-repair-interval",
+            "2s",
+            "--redis-wait-replicas",
+            "1",
+        ]);
+        let redis = parse(&nodes).unwrap().redis();
+        assert_eq!(redis.cluster_nodes, ["127.0.0.1:7000", "127.0.0.1:7001"]);
+        assert_eq!(redis.repair_interval, Duration::from_secs(2));
+        assert_eq!(redis.wait_replicas, 1);
+        let mut url = base.to_vec();
+        url.extend(["--redis-url", "redis+cluster://a:7000,b:7001"]);
+        assert!(parse(&url).is_ok());
+        let mut empty = base.to_vec();
+        empty.extend(["--redis-url", "redis+cluster://"]);
+        assert_eq!(parse(&empty).unwrap_err().setting, "TANDEM_REDIS_URL");
+        let mut bad_node = base.to_vec();
+        bad_node.extend(["--redis-cluster-nodes", "http://x:1"]);
+        assert_eq!(
+            parse(&bad_node).unwrap_err().setting,
+            "TANDEM_REDIS_CLUSTER_NODES"
+        );
+        let mut short = base.to_vec();
+        short.extend(["--redis-repair-interval", "10ms"]);
+        assert_eq!(
+            parse(&short).unwrap_err().setting,
+            "TANDEM_REDIS_REPAIR_INTERVAL"
+        );
     }
 
     #[test]

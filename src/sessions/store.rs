@@ -32,10 +32,10 @@
 //! **Indexes that may follow the step** (eventually consistent): the
 //! per-user lists read by [`SessionStore::sessions_of`], the sweeper's idle
 //! index read by [`SessionStore::due_sessions`], and the index of linked
-//! missions. Both engines update them inside the same step today (one Redis
-//! script), but callers must not depend on it, so an engine whose storage is
-//! split across shards (Redis Cluster) may write them after the step with an
-//! idempotent repair. Readers are written for that: `sessions_of` re-checks
+//! missions. The memory engine and the Redis engine on one Redis update them
+//! inside the same step (one script); on a Redis Cluster the Redis engine
+//! writes them after the step, with a journal and a repair task that bound
+//! the lag (docs/redis.md), so callers must not depend on it. Readers are written for that: `sessions_of` re-checks
 //! each listed session's membership on its record (an index entry that lags
 //! never shows a session to a removed collaborator), and the sweeper reloads
 //! the record and re-checks its status and quiet time before it acts on a due
@@ -236,8 +236,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// "Quiet since" is [`quiet_since`]: the later of the last activity and
     /// the last change of the session's own fields (so an abandoned session is
     /// quiet since it was abandoned). The index is kept by `commit`, `touch`
-    /// and `delete` in the same atomic step as the record, so reading it costs
-    /// what is due, not what exists.
+    /// and `delete` (in their atomic step, or right after it on a Redis
+    /// Cluster: see the module docs), so reading it costs what is due, not
+    /// what exists.
     async fn due_sessions(
         &self,
         status: SessionStatus,

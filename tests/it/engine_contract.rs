@@ -179,14 +179,49 @@ impl RedisFactory {
 impl EngineFactory for RedisFactory {
     async fn make(&self, config: EngineConfig) -> Harnessed {
         let events = Arc::new(Recorder::default());
-        let redis = RedisConfig {
-            url: self.url.clone(),
-            prefix: self.prefix.clone(),
-            new_epoch_on_restart: true,
-        };
+        let redis = RedisConfig::single(&self.url, &self.prefix);
         let engine = RedisEngine::new(&redis, config, events.clone()).expect("redis engine");
         let stop = CancellationToken::new();
         tokio::spawn(engine.clone().run(stop.clone()));
+        Harnessed {
+            engine: Arc::new(engine),
+            events,
+            _stop: stop.drop_guard(),
+        }
+    }
+}
+
+/// The Redis engine on the harness's three-master Redis Cluster.
+pub struct ClusterFactory {
+    pub prefix: String,
+}
+
+impl ClusterFactory {
+    pub fn new() -> Self {
+        Self {
+            prefix: unique_prefix(),
+        }
+    }
+}
+
+impl EngineFactory for ClusterFactory {
+    async fn make(&self, config: EngineConfig) -> Harnessed {
+        let events = Arc::new(Recorder::default());
+        let cluster = super::redis_cluster_harness::cluster();
+        let redis = RedisConfig {
+            cluster_nodes: cluster.seeds.split(',').map(str::to_owned).collect(),
+            repair_interval: std::time::Duration::from_secs(1),
+            ..RedisConfig::single("redis://unused", &self.prefix)
+        };
+        let engine = RedisEngine::new(&redis, config, events.clone()).expect("redis engine");
+        assert!(engine.is_cluster());
+        let stop = CancellationToken::new();
+        tokio::spawn(engine.clone().run(stop.clone()));
+        tokio::spawn(engine.clone().run_repair(stop.clone()));
+        assert!(
+            engine.wait_ready(std::time::Duration::from_secs(10)).await,
+            "cluster pub/sub up"
+        );
         Harnessed {
             engine: Arc::new(engine),
             events,
@@ -1196,6 +1231,14 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $name() {
                     super::$name(super::RedisFactory::new()).await;
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::ClusterFactory::new()).await;
                 }
             )*
         }

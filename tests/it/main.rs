@@ -16,6 +16,8 @@ mod metrics;
 mod patch_fuzz;
 mod pb_client;
 mod protobuf_fuzz;
+mod redis_cluster;
+mod redis_cluster_harness;
 mod redis_durability;
 mod redis_e2e;
 mod redis_failure;

@@ -52,11 +52,7 @@ async fn redis_outage_fails_fast_then_recovers_and_signals_insufficient_state() 
     let server = start_server("outage");
     let port = server.port;
     let events = Arc::new(Recorder::default());
-    let redis = RedisConfig {
-        url: server.url.clone(),
-        prefix: unique_prefix(),
-        new_epoch_on_restart: true,
-    };
+    let redis = RedisConfig::single(&server.url, &unique_prefix());
     let engine = RedisEngine::new(&redis, config(), events.clone()).unwrap();
     let stop = CancellationToken::new();
     let _stop = stop.clone().drop_guard();
@@ -175,11 +171,7 @@ async fn gaps_and_epoch_changes_are_reported_and_stale_offsets_dropped() {
     let url = super::redis_harness::redis_url();
     let prefix = unique_prefix();
     let events = Arc::new(Recorder::default());
-    let redis = RedisConfig {
-        url: url.clone(),
-        prefix: prefix.clone(),
-        new_epoch_on_restart: true,
-    };
+    let redis = RedisConfig::single(&url, &prefix);
     let engine = RedisEngine::new(&redis, config(), events.clone()).unwrap();
     let stop = CancellationToken::new();
     let _stop = stop.clone().drop_guard();

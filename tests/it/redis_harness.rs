@@ -60,7 +60,7 @@ pub fn unique_prefix() -> String {
     format!("t{}", uuid::Uuid::new_v4().simple())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -99,6 +99,12 @@ fn data_dir(name: &str, port: u16) -> std::path::PathBuf {
 }
 
 fn launch(name: &str, port: u16, aof: bool) -> RedisServer {
+    launch_with(name, port, aof, &[])
+}
+
+/// Starts a `redis-server` like [`start_server`], with `extra` arguments
+/// (the cluster harness turns cluster mode on with them).
+pub fn launch_with(name: &str, port: u16, aof: bool, extra: &[String]) -> RedisServer {
     if Command::new("redis-server")
         .arg("--version")
         .stdout(Stdio::null())
@@ -129,6 +135,7 @@ fn launch(name: &str, port: u16, aof: bool) -> RedisServer {
         .args(["--appendonly", if aof { "yes" } else { "no" }])
         .args(["--appendfsync", "always"])
         .args(["--daemonize", "no"])
+        .args(extra)
         .arg("--dir")
         .arg(&dir)
         // Servers without an append-only file leave nothing worth keeping:

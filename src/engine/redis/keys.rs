@@ -28,6 +28,10 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How many keys the pending-index journal is spread over (so that on a
+/// cluster its writes land on several masters).
+pub const PENDING_SHARDS: usize = 16;
+
 /// Builds key names under one prefix.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -66,6 +70,12 @@ pub struct SessionKeys {
     pub idempotency: String,
     /// SET of the collaborators' user ids (to update the user index).
     pub users: String,
+    /// SET of users removed from the session whose user index may still
+    /// list it (cluster: the index follow-up drops them).
+    pub gone: String,
+    /// HASH left by a delete on a cluster for the index follow-up: `m`
+    /// mission id, `u:<user>` per user whose index listed the session.
+    pub tomb: String,
     /// The session channel's keys.
     pub channel: ChannelKeys,
 }
@@ -117,6 +127,8 @@ impl Keys {
             messages: format!("{base}:messages"),
             idempotency: format!("{base}:idempotency"),
             users: format!("{base}:users"),
+            gone: format!("{base}:gone"),
+            tomb: format!("{base}:tomb"),
             channel: self.session_channel(id),
         }
     }
@@ -165,6 +177,20 @@ impl Keys {
         format!("{}:missions:linked", self.prefix)
     }
 
+    /// ZSET of index updates in flight (cluster), one of [`PENDING_SHARDS`]
+    /// shards chosen by the session id: member `<session id>|<nonce>`,
+    /// score = when the writer started (unix ms). Written before a session's
+    /// atomic step, removed once its global index entries match the record;
+    /// the repair task replays what is left.
+    pub fn pending(&self, shard: usize) -> String {
+        format!("{}:{{ixq-{shard}}}:pending", self.prefix)
+    }
+
+    /// The pending shard of a session.
+    pub fn pending_of(&self, id: Uuid) -> String {
+        self.pending(usize::from(id.as_bytes()[15]) % PENDING_SHARDS)
+    }
+
     /// HASH mission id → mission JSON, for missions not linked to a session.
     pub fn unlinked_missions(&self) -> String {
         format!("{}:missions:unlinked", self.prefix)
@@ -198,6 +224,8 @@ mod tests {
             &s.messages,
             &s.idempotency,
             &s.users,
+            &s.gone,
+            &s.tomb,
             &s.channel.stream,
             &s.channel.meta,
             &s.channel.presence_data,

@@ -21,8 +21,11 @@
 //!   replied. The connection manager reconnects by itself; the pub/sub loop
 //!   reconnects with backoff.
 
+mod conn;
+mod indexes;
 pub mod keys;
 mod presence;
+mod sharded;
 mod store;
 mod subscriber;
 mod wire;
@@ -34,6 +37,7 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
 use async_trait::async_trait;
+pub use conn::{key_slot, Topology};
 use tokio_util::sync::CancellationToken;
 
 pub use keys::validate_prefix;
@@ -44,19 +48,48 @@ use super::{
     PublishRequest, StreamPosition,
 };
 use super::{ClientInfo, Payload, Publication};
+use conn::Conn;
 use subscriber::Fanout;
 use wire::Message;
 
 /// Where the Redis engine connects and how it names its keys.
 #[derive(Clone)]
 pub struct RedisConfig {
-    /// `redis://…` URL (may carry a password; never logged).
+    /// `redis://…` URL (may carry a password; never logged); a
+    /// `redis+cluster://host:port,host:port` URL means a cluster.
     pub url: String,
+    /// Seed nodes of a Redis Cluster (`host:port` or URLs); empty = the
+    /// single Redis at `url`.
+    pub cluster_nodes: Vec<String>,
+    /// On a cluster: how often pending index updates are replayed (a
+    /// session's global index entries lag its record at most this long).
+    pub repair_interval: Duration,
+    /// After a session write, wait until this many replicas acknowledged it
+    /// (`WAIT`) before answering (0 = do not wait).
+    pub wait_replicas: u32,
+    /// Test-only fault injection: on a cluster, leave out the index
+    /// follow-up after the atomic step, as if the node crashed right there.
+    pub fault_skip_index_update: bool,
     /// Key and channel prefix.
     pub prefix: String,
     /// Give every stream a new epoch at its first use after Redis restarted
     /// (it may have lost its last writes: see docs/redis.md).
     pub new_epoch_on_restart: bool,
+}
+
+impl RedisConfig {
+    /// Single Redis at `url` under `prefix`, with the default settings.
+    pub fn single(url: &str, prefix: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+            new_epoch_on_restart: true,
+            cluster_nodes: Vec::new(),
+            repair_interval: Duration::from_secs(30),
+            wait_replicas: 0,
+            fault_skip_index_update: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -65,6 +98,9 @@ impl std::fmt::Debug for RedisConfig {
             .field("url", &"<redacted>")
             .field("prefix", &self.prefix)
             .field("new_epoch_on_restart", &self.new_epoch_on_restart)
+            .field("cluster_nodes", &self.cluster_nodes.len())
+            .field("repair_interval", &self.repair_interval)
+            .field("wait_replicas", &self.wait_replicas)
             .finish()
     }
 }
@@ -90,21 +126,25 @@ struct Scripts {
     events: Script,
     touch: Script,
     delete: Script,
+    index_state: Script,
+    unlink: Script,
 }
 
 /// The helpers every stream script starts with, after the restart-fencing switch.
 const LIB: &str = include_str!("lua/lib.lua");
 
-/// A stream script: the fencing switch, the helpers, then `body`.
-fn stream_script(fence_restarts: bool, body: &str) -> Script {
+/// A stream script: the fencing and cluster switches, the helpers, then `body`.
+fn stream_script(fence_restarts: bool, split: bool, body: &str) -> Script {
+    let publish = if split { "SPUBLISH" } else { "PUBLISH" };
     Script::new(&format!(
-        "local tandem_fence_restarts = {fence_restarts}\n{LIB}\n{body}"
+        "local tandem_fence_restarts = {fence_restarts}\nlocal tandem_split = {split}\n\
+         local tandem_publish = '{publish}'\n{LIB}\n{body}"
     ))
 }
 
 impl Scripts {
-    fn new(fence_restarts: bool) -> Self {
-        let stream = |body| stream_script(fence_restarts, body);
+    fn new(fence_restarts: bool, split: bool) -> Self {
+        let stream = |body| stream_script(fence_restarts, split, body);
         Self {
             publish: stream(include_str!("lua/publish.lua")),
             history: stream(include_str!("lua/history.lua")),
@@ -113,8 +153,10 @@ impl Scripts {
             commit: stream(include_str!("lua/commit.lua")),
             snapshot: stream(include_str!("lua/snapshot.lua")),
             events: Script::new(include_str!("lua/events.lua")),
-            touch: Script::new(include_str!("lua/touch.lua")),
+            touch: stream(include_str!("lua/touch.lua")),
             delete: stream(include_str!("lua/delete.lua")),
+            index_state: Script::new(include_str!("lua/index_state.lua")),
+            unlink: Script::new(include_str!("lua/unlink.lua")),
         }
     }
 }
@@ -130,11 +172,59 @@ pub struct RedisEngine {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    conn: conn::Source,
     keys: Keys,
     scripts: Scripts,
     config: EngineConfig,
-    fanout: Fanout,
+    fanout: Fanouts,
+    /// On a cluster: global indexes are updated after the atomic step.
+    split: bool,
+    repair_interval: Duration,
+    wait_replicas: u32,
+    fault_skip_index_update: bool,
+}
+
+/// The pub/sub side: one connection to one Redis, or sharded pub/sub on a cluster.
+enum Fanouts {
+    Single(Fanout),
+    Cluster(sharded::ShardedFanout),
+}
+
+impl Fanouts {
+    async fn subscribe(&self, channel: &str, fanout: &str) -> Result<(), EngineError> {
+        match self {
+            Self::Single(f) => f.subscribe(channel, fanout).await,
+            Self::Cluster(f) => f.subscribe(channel, fanout).await,
+        }
+    }
+
+    async fn unsubscribe(&self, fanout: &str) -> Result<(), EngineError> {
+        match self {
+            Self::Single(f) => f.unsubscribe(fanout).await,
+            Self::Cluster(f) => f.unsubscribe(fanout).await,
+        }
+    }
+
+    async fn run(&self, stop: CancellationToken) {
+        match self {
+            Self::Single(f) => f.run(stop).await,
+            Self::Cluster(f) => f.run(stop).await,
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        match self {
+            Self::Single(f) => f.is_connected(),
+            Self::Cluster(f) => f.is_connected(),
+        }
+    }
+
+    async fn ready(&self, within: Duration) -> bool {
+        match self {
+            Self::Single(f) => f.ready(within).await,
+            Self::Cluster(f) => f.ready(within).await,
+        }
+    }
 }
 
 impl RedisEngine {
@@ -148,26 +238,65 @@ impl RedisEngine {
     ) -> Result<Self, EngineError> {
         validate_prefix(&redis.prefix)
             .map_err(|p| EngineError::Internal(format!("TANDEM_REDIS_PREFIX: {p}")))?;
-        let client = ::redis::Client::open(redis.url.as_str())
+        let topology = Topology::from_settings(&redis.url, &redis.cluster_nodes)
             .map_err(|e| EngineError::Internal(format!("TANDEM_REDIS_URL: {e}")))?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map_err(unavailable)?;
         let keys = Keys::new(&redis.prefix);
         let nodes = keys.nodes();
+        let (conn, fanout) = match &topology {
+            Topology::Single(url) => {
+                let client = ::redis::Client::open(url.as_str())
+                    .map_err(|e| EngineError::Internal(format!("TANDEM_REDIS_URL: {e}")))?;
+                let manager_config = ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_millis(500));
+                let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+                    .map_err(unavailable)?;
+                (
+                    conn::Source::Single(conn),
+                    Fanouts::Single(Fanout::new(client, events, RESPONSE_TIMEOUT, nodes)),
+                )
+            }
+            Topology::Cluster(seeds) => {
+                let client = conn::cluster_client(seeds, RESPONSE_TIMEOUT, CONNECT_TIMEOUT, None)
+                    .map_err(|e| {
+                    EngineError::Internal(format!("TANDEM_REDIS_CLUSTER_NODES: {e}"))
+                })?;
+                (
+                    conn::Source::Cluster(Box::new(conn::ClusterSource {
+                        client,
+                        conn: tokio::sync::OnceCell::new(),
+                        connect_timeout: OPERATION_TIMEOUT,
+                    })),
+                    Fanouts::Cluster(sharded::ShardedFanout::new(
+                        seeds.clone(),
+                        events,
+                        RESPONSE_TIMEOUT,
+                        CONNECT_TIMEOUT,
+                        nodes,
+                    )),
+                )
+            }
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 conn,
                 keys,
-                scripts: Scripts::new(redis.new_epoch_on_restart),
+                scripts: Scripts::new(redis.new_epoch_on_restart, topology.is_cluster()),
                 config,
-                fanout: Fanout::new(client, events, RESPONSE_TIMEOUT, nodes),
+                fanout,
+                split: topology.is_cluster(),
+                repair_interval: redis.repair_interval.max(Duration::from_millis(100)),
+                wait_replicas: redis.wait_replicas,
+                fault_skip_index_update: redis.fault_skip_index_update,
             }),
         })
+    }
+
+    /// Whether this engine runs on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.split
     }
 
     /// Runs the pub/sub loop until `stop`: (re)connects with backoff,
@@ -176,8 +305,9 @@ impl RedisEngine {
         self.inner.fanout.run(stop).await;
     }
 
-    fn conn(&self) -> ConnectionManager {
-        self.inner.conn.clone()
+    /// The command connection (on a cluster, connected at first use).
+    async fn conn(&self) -> Result<Conn, EngineError> {
+        self.inner.conn.get().await
     }
 
     fn keys(&self) -> &Keys {
@@ -304,7 +434,7 @@ impl Broker for RedisEngine {
             Some(tags) => serde_json::to_string(tags).map_err(internal)?,
             None => String::new(),
         };
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let mut invocation = self.inner.scripts.publish.key(&keys.stream);
         invocation
             .key(&keys.meta)
@@ -318,6 +448,9 @@ impl Broker for RedisEngine {
             .arg(info)
             .arg(tags);
         let (epoch, offset): (String, u64) = run(invocation.invoke_async(&mut conn)).await?;
+        if request.history {
+            self.wait_for_replicas(&keys.stream).await;
+        }
         Ok(StreamPosition { offset, epoch })
     }
 
@@ -339,8 +472,8 @@ impl Broker for RedisEngine {
             user: user.to_owned(),
             reconnect,
         })?;
-        let mut conn = self.conn();
-        let _receivers: i64 = run(::redis::cmd("PUBLISH")
+        let mut conn = self.conn().await?;
+        let _receivers: i64 = run(::redis::cmd(self.publish_command())
             .arg(self.keys().nodes())
             .arg(message)
             .query_async(&mut conn))
@@ -368,7 +501,7 @@ impl Broker for RedisEngine {
             Some(since) => ("1", since.epoch.clone(), since.offset),
             None => ("0", String::new(), 0),
         };
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let mut invocation = self.inner.scripts.history.key(&keys.stream);
         invocation
             .key(&keys.meta)
@@ -424,9 +557,54 @@ impl RedisEngine {
         self.inner.fanout.ready(within).await
     }
 
-    /// PINGs Redis over the command connection.
+    /// `PUBLISH`, or `SPUBLISH` (sharded pub/sub) on a cluster.
+    fn publish_command(&self) -> &'static str {
+        if self.inner.split {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        }
+    }
+
+    /// With `wait_replicas` set: waits until that many replicas of the node
+    /// holding `key` acknowledged the writes made so far. A write that is not
+    /// acknowledged in time stays stored on the master: it is logged, not
+    /// reported as failed (a retry would not be idempotent for every caller).
+    async fn wait_for_replicas(&self, key: &str) {
+        let wanted = self.inner.wait_replicas;
+        if wanted == 0 {
+            return;
+        }
+        let mut cmd = ::redis::cmd("WAIT");
+        cmd.arg(wanted).arg(millis(RESPONSE_TIMEOUT) / 2);
+        let mut conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(error = %err, "redis WAIT: no connection");
+                return;
+            }
+        };
+        match run(conn.on_node_of(key, cmd)).await {
+            Ok(::redis::Value::Int(n)) if n >= i64::from(wanted) => {}
+            Ok(reply) => {
+                tracing::warn!(
+                    ?reply,
+                    wanted,
+                    "redis WAIT: fewer replicas acknowledged the write"
+                )
+            }
+            Err(err) => tracing::warn!(error = %err, "redis WAIT failed"),
+        }
+    }
+
+    /// PINGs Redis over the command connection (on a cluster: every master).
     pub async fn ping(&self) -> Result<(), EngineError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
+        if self.inner.split {
+            // Routed to every master; each must answer.
+            let _: ::redis::Value = run(::redis::cmd("PING").query_async(&mut conn)).await?;
+            return Ok(());
+        }
         let pong: String = run(::redis::cmd("PING").query_async(&mut conn)).await?;
         if pong != "PONG" {
             return Err(internal(format!("PING answered {pong:?}")));
@@ -438,8 +616,8 @@ impl RedisEngine {
     async fn control(&self, channel: &str, control: Message) -> Result<(), EngineError> {
         let keys = self.keys().channel(channel);
         let message = wire::encode_control(&control)?;
-        let mut conn = self.conn();
-        let _receivers: i64 = run(::redis::cmd("PUBLISH")
+        let mut conn = self.conn().await?;
+        let _receivers: i64 = run(::redis::cmd(self.publish_command())
             .arg(&keys.fanout)
             .arg(message)
             .query_async(&mut conn))

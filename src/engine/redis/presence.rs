@@ -16,7 +16,7 @@ pub(super) async fn add(
     let keys = engine.keys().channel(channel);
     let json = serde_json::to_string(info).map_err(internal)?;
     let ttl = millis(engine.inner.config.presence_ttl).max(1);
-    let mut conn = engine.conn();
+    let mut conn = engine.conn().await?;
     let mut invocation = engine.inner.scripts.presence_add.key(&keys.presence_data);
     invocation
         .key(&keys.presence_expire)
@@ -34,7 +34,7 @@ pub(super) async fn remove(
     client_id: &str,
 ) -> Result<(), EngineError> {
     let keys = engine.keys().channel(channel);
-    let mut conn = engine.conn();
+    let mut conn = engine.conn().await?;
     let mut pipe = ::redis::pipe();
     pipe.atomic()
         .hdel(&keys.presence_data, client_id)
@@ -47,7 +47,7 @@ pub(super) async fn remove(
 /// Who is present in `channel`.
 pub(super) async fn list(engine: &RedisEngine, channel: &str) -> Result<PresenceMap, EngineError> {
     let keys = engine.keys().channel(channel);
-    let mut conn = engine.conn();
+    let mut conn = engine.conn().await?;
     let mut invocation = engine.inner.scripts.presence_get.key(&keys.presence_data);
     invocation.key(&keys.presence_expire);
     let entries: Vec<(String, String)> = run(invocation.invoke_async(&mut conn)).await?;

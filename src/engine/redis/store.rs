@@ -109,7 +109,7 @@ impl RedisEngine {
         &self,
         keys: &SessionKeys,
     ) -> Result<(Option<String>, Option<String>, Option<String>), EngineError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         run(::redis::cmd("HMGET")
             .arg(&keys.record)
             .arg("r")
@@ -132,7 +132,7 @@ impl SessionStore for RedisEngine {
 
     async fn snapshot(&self, id: Uuid, messages: usize) -> Result<Option<Snapshot>, EngineError> {
         let keys = self.keys().session(id);
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let mut invocation = self.inner.scripts.snapshot.key(&keys.record);
         invocation
             .key(&keys.messages)
@@ -168,7 +168,7 @@ impl SessionStore for RedisEngine {
         let id = record.session.id;
         let keys = self.keys().session(id);
         let read_version = record.version;
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         // The script's version check makes this read consistent: a commit that
         // changed the collaborators also changed the version.
         let old_users: Vec<String> = run(::redis::cmd("SMEMBERS")
@@ -210,8 +210,10 @@ impl SessionStore for RedisEngine {
             .collect::<Result<Vec<_>, _>>()?;
 
         let mut invocation = self.session_script(&self.inner.scripts.commit, &keys);
-        for user in users.iter().chain(removed.iter()) {
-            invocation.key(self.keys().user_sessions(user));
+        if !self.inner.split {
+            for user in users.iter().chain(removed.iter()) {
+                invocation.key(self.keys().user_sessions(user));
+            }
         }
         invocation
             .arg(read_version)
@@ -258,8 +260,21 @@ impl SessionStore for RedisEngine {
                     .arg(serde_json::to_string(message).map_err(internal)?);
             }
         }
+        let pending = if self.inner.split {
+            Some(self.begin_index_update(id).await?)
+        } else {
+            None
+        };
         let parts: Vec<String> = run(invocation.invoke_async(&mut conn)).await?;
-        match parse_reply(parts)? {
+        let reply = parse_reply(parts)?;
+        if let Some(member) = pending {
+            let changed = matches!(reply, Reply::Ok { .. });
+            self.finish_index_update(id, member, changed).await;
+        }
+        if matches!(reply, Reply::Ok { .. }) {
+            self.wait_for_replicas(&keys.record).await;
+        }
+        match reply {
             Reply::Conflict => Ok(CommitOutcome::Conflict),
             Reply::Duplicate(response) => Ok(CommitOutcome::Duplicate(response)),
             Reply::Ok { epoch, first, top } => {
@@ -285,7 +300,7 @@ impl SessionStore for RedisEngine {
             return Ok(Vec::new());
         }
         let keys = self.keys().session(id);
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let oldest_first = range.after.is_some() && range.before.is_none();
         let members: Vec<String> = if oldest_first {
             let after = range.after.unwrap_or_default();
@@ -327,7 +342,7 @@ impl SessionStore for RedisEngine {
 
     async fn events(&self, id: Uuid, from: u64, limit: usize) -> Result<Vec<Event>, EngineError> {
         let keys = self.keys().session(id);
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let mut invocation = self.inner.scripts.events.key(&keys.events);
         invocation.arg(from).arg(count_arg(limit));
         let entries: Vec<String> = run(invocation.invoke_async(&mut conn)).await?;
@@ -343,7 +358,7 @@ impl SessionStore for RedisEngine {
     }
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let members: Vec<String> = run(::redis::cmd("SMEMBERS")
             .arg(self.keys().user_sessions(user))
             .query_async(&mut conn))
@@ -355,14 +370,25 @@ impl SessionStore for RedisEngine {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = ::redis::pipe();
-        for id in &ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys().session(*id).record)
-                .arg("r")
-                .arg("t");
-        }
-        let rows: Vec<(Option<String>, Option<String>)> = run(pipe.query_async(&mut conn)).await?;
+        let rows: Vec<(Option<String>, Option<String>)> = if self.inner.split {
+            // Records live in many slots: one read each, all at once.
+            futures_util::future::try_join_all(ids.iter().map(|id| {
+                let mut conn = conn.clone();
+                let mut cmd = ::redis::cmd("HMGET");
+                cmd.arg(self.keys().session(*id).record).arg("r").arg("t");
+                async move { run(cmd.query_async(&mut conn)).await }
+            }))
+            .await?
+        } else {
+            let mut pipe = ::redis::pipe();
+            for id in &ids {
+                pipe.cmd("HMGET")
+                    .arg(self.keys().session(*id).record)
+                    .arg("r")
+                    .arg("t");
+            }
+            run(pipe.query_async(&mut conn)).await?
+        };
         let mut sessions = Vec::new();
         for (id, (json, activity)) in ids.iter().zip(rows) {
             let Some(json) = json else { continue };
@@ -382,8 +408,23 @@ impl SessionStore for RedisEngine {
 
     async fn touch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, EngineError> {
         let keys = self.keys().session(id);
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let mut invocation = self.inner.scripts.touch.key(&keys.record);
+        if self.inner.split {
+            invocation
+                .arg(millis(at))
+                .arg(id.to_string())
+                .arg(rfc3339(at));
+            let reply: ::redis::Value = run(invocation.invoke_async(&mut conn)).await?;
+            if matches!(reply, ::redis::Value::Int(0)) {
+                return Ok(false);
+            }
+            let parts: Vec<String> = ::redis::from_redis_value(reply).map_err(internal)?;
+            if let [_, status, since] = parts.as_slice() {
+                self.raise_activity(id, millis(at), status, since).await?;
+            }
+            return Ok(true);
+        }
         invocation.key(self.keys().activity());
         for idle in self.keys().idle_all() {
             invocation.key(idle);
@@ -401,7 +442,7 @@ impl SessionStore for RedisEngine {
         let rest = rest_without_offset(&farewell.at_offset(0))?;
         for _ in 0..DELETE_ATTEMPTS {
             // Read without decoding the record, so an undecodable one can go too.
-            let mut conn = self.conn();
+            let mut conn = self.conn().await?;
             let (version, mission, json): (Option<String>, Option<String>, Option<String>) =
                 run(::redis::cmd("HMGET")
                     .arg(&keys.record)
@@ -425,8 +466,12 @@ impl SessionStore for RedisEngine {
                 .query_async(&mut conn))
             .await?;
             let mut invocation = self.session_script(&self.inner.scripts.delete, &keys);
-            for user in &users {
-                invocation.key(self.keys().user_sessions(user));
+            if self.inner.split {
+                invocation.key(&keys.tomb);
+            } else {
+                for user in &users {
+                    invocation.key(self.keys().user_sessions(user));
+                }
             }
             invocation
                 .arg(version)
@@ -436,10 +481,22 @@ impl SessionStore for RedisEngine {
                 .arg(&keys.channel.fanout)
                 .arg(id.to_string())
                 .arg(mission)
-                .arg(&rest);
+                .arg(&rest)
+                .arg(super::millis(super::indexes::TOMB_TTL));
+            let pending = if self.inner.split {
+                Some(self.begin_index_update(id).await?)
+            } else {
+                None
+            };
             let outcome: i64 = run(invocation.invoke_async(&mut conn)).await?;
+            if let Some(member) = pending {
+                self.finish_index_update(id, member, outcome == 1).await;
+            }
             match outcome {
-                1 => return Ok(true),
+                1 => {
+                    self.wait_for_replicas(&keys.record).await;
+                    return Ok(true);
+                }
                 0 => return Ok(false),
                 _ => continue,
             }
@@ -451,7 +508,7 @@ impl SessionStore for RedisEngine {
 
     async fn members(&self, id: Uuid) -> Result<Option<(String, Vec<String>)>, EngineError> {
         let keys = self.keys().session(id);
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let (owner, json): (Option<String>, Option<String>) = run(::redis::cmd("HMGET")
             .arg(&keys.record)
             .arg("o")
@@ -476,7 +533,7 @@ impl SessionStore for RedisEngine {
 
     async fn put_mission(&self, mission: Mission) -> Result<(), EngineError> {
         let json = serde_json::to_string(&mission).map_err(internal)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         run(::redis::cmd("HSET")
             .arg(self.keys().unlinked_missions())
             .arg(mission.id.to_string())
@@ -486,7 +543,7 @@ impl SessionStore for RedisEngine {
     }
 
     async fn mission(&self, id: Uuid) -> Result<Option<(Mission, Option<Uuid>)>, EngineError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let linked: Option<String> = run(::redis::cmd("HGET")
             .arg(self.keys().linked_missions())
             .arg(id.to_string())
@@ -514,7 +571,7 @@ impl SessionStore for RedisEngine {
     }
 
     async fn remove_unlinked_mission(&self, id: Uuid) -> Result<(), EngineError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         run(::redis::cmd("HDEL")
             .arg(self.keys().unlinked_missions())
             .arg(id.to_string())
@@ -531,7 +588,7 @@ impl SessionStore for RedisEngine {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let ids: Vec<String> = run(::redis::cmd("ZRANGEBYSCORE")
             .arg(self.keys().idle(status))
             .arg("-inf")
@@ -548,10 +605,55 @@ impl SessionStore for RedisEngine {
 }
 
 impl RedisEngine {
+    /// Touch on a cluster: raises the activity and idle entries that exist
+    /// (`XX GT`: never adds one, never lowers one).
+    async fn raise_activity(
+        &self,
+        id: Uuid,
+        at: i64,
+        status: &str,
+        since: &str,
+    ) -> Result<(), EngineError> {
+        let sid = id.to_string();
+        let conn = self.conn().await?;
+        let mut activity = ::redis::cmd("ZADD");
+        activity
+            .arg(self.keys().activity())
+            .arg("XX")
+            .arg("GT")
+            .arg(at)
+            .arg(&sid);
+        let mut cmds = vec![activity];
+        let status = [
+            SessionStatus::Active,
+            SessionStatus::Completed,
+            SessionStatus::Abandoned,
+            SessionStatus::Archived,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == status);
+        if let Some(status) = status {
+            let mut idle = ::redis::cmd("ZADD");
+            idle.arg(self.keys().idle(status))
+                .arg("XX")
+                .arg("GT")
+                .arg(since)
+                .arg(&sid);
+            cmds.push(idle);
+        }
+        futures_util::future::try_join_all(cmds.into_iter().map(|c| {
+            let mut conn = conn.clone();
+            async move { run(c.query_async::<::redis::Value>(&mut conn)).await }
+        }))
+        .await?;
+        Ok(())
+    }
+
     /// Starts a call of `script` with the keys the commit and delete scripts
     /// share, in their order: KEYS 1–9 (record, stream, meta, event log,
     /// messages, idempotency, collaborators, activity, linked missions), then
-    /// the idle index sets. Callers append the user index sets.
+    /// the idle index sets. Callers append the user index sets. On a cluster:
+    /// KEYS 1–7 and the removed-users set, all in the session's slot.
     fn session_script<'a>(
         &'a self,
         script: &'a redis::Script,
@@ -564,7 +666,13 @@ impl RedisEngine {
             .key(&keys.events)
             .key(&keys.messages)
             .key(&keys.idempotency)
-            .key(&keys.users)
+            .key(&keys.users);
+        if self.inner.split {
+            // One slot only: the removed-users set; the indexes follow the step.
+            invocation.key(&keys.gone);
+            return invocation;
+        }
+        invocation
             .key(self.keys().activity())
             .key(self.keys().linked_missions());
         for idle in self.keys().idle_all() {

@@ -40,10 +40,10 @@ const PING_EVERY: Duration = Duration::from_secs(5);
 const RESUBSCRIBE_CONCURRENCY: usize = 128;
 
 /// What the loop knows about one subscribed channel.
-struct Track {
-    channel: String,
+pub(super) struct Track {
+    pub(super) channel: String,
     /// (epoch, offset) of the last publication delivered since (re)subscribing.
-    last: Option<(String, u64)>,
+    pub(super) last: Option<(String, u64)>,
 }
 
 /// One fan-out channel the node wants.
@@ -114,7 +114,7 @@ impl Drop for Pending<'_> {
 }
 
 /// What to do with a message, decided under the tracks lock.
-enum Action {
+pub(super) enum Action {
     Deliver(String, Publication),
     Gap(String),
     Join(String, ClientInfo),
@@ -362,7 +362,7 @@ async fn pause(stop: &CancellationToken, backoff: &mut Duration) -> bool {
 
 /// A pause of between half and all of `backoff` ("equal jitter"), so that
 /// the nodes that lost one Redis together do not come back in lockstep.
-fn jittered(backoff: Duration) -> Duration {
+pub(super) fn jittered(backoff: Duration) -> Duration {
     let half = backoff / 2;
     half + half.mul_f64(rand::random::<f64>())
 }
@@ -486,76 +486,88 @@ impl FanoutInner {
 
     /// Handles one pub/sub message, in arrival order.
     fn handle(&self, message: &Msg) {
-        let action = self.decide(message);
-        let events = &self.events;
-        match action {
-            Action::Deliver(channel, publication) => events.publication(&channel, &publication),
-            Action::Gap(channel) => events.insufficient_state(&channel),
-            Action::Join(channel, info) => events.join(&channel, &info),
-            Action::Leave(channel, info) => events.leave(&channel, &info),
-            Action::Unsubscribe(channel, user) => events.unsubscribe_user(&channel, &user),
-            Action::DisconnectUser(user, reconnect) => events.disconnect_user(&user, reconnect),
-            Action::Ignore => {}
-        }
+        let action = decide(
+            &mut self.tracks(),
+            &self.nodes,
+            message.get_channel_name(),
+            message.get_payload_bytes(),
+        );
+        dispatch(&*self.events, action);
     }
+}
 
-    fn decide(&self, message: &Msg) -> Action {
-        let fanout = message.get_channel_name();
-        let decoded = match wire::decode(message.get_payload_bytes()) {
-            Ok(decoded) => decoded,
-            Err(err) => {
-                tracing::error!(error = %err, fanout, "undecodable pub/sub message");
-                return Action::Ignore;
-            }
-        };
-        if fanout == self.nodes {
-            return match decoded {
-                Message::DisconnectUser { user, reconnect } => {
-                    Action::DisconnectUser(user, reconnect)
-                }
-                _ => Action::Ignore,
-            };
-        }
-        let mut tracks = self.tracks();
-        let Some(track) = tracks.get_mut(fanout) else {
+/// Hands a decided message to the hub.
+pub(super) fn dispatch(events: &dyn EngineEvents, action: Action) {
+    match action {
+        Action::Deliver(channel, publication) => events.publication(&channel, &publication),
+        Action::Gap(channel) => events.insufficient_state(&channel),
+        Action::Join(channel, info) => events.join(&channel, &info),
+        Action::Leave(channel, info) => events.leave(&channel, &info),
+        Action::Unsubscribe(channel, user) => events.unsubscribe_user(&channel, &user),
+        Action::DisconnectUser(user, reconnect) => events.disconnect_user(&user, reconnect),
+        Action::Ignore => {}
+    }
+}
+
+/// Decides what a message on `fanout` means, tracking offsets per channel
+/// (shared by the single-Redis loop and the cluster's sharded one).
+pub(super) fn decide(
+    tracks: &mut HashMap<String, Track>,
+    nodes: &str,
+    fanout: &str,
+    payload: &[u8],
+) -> Action {
+    let decoded = match wire::decode(payload) {
+        Ok(decoded) => decoded,
+        Err(err) => {
+            tracing::error!(error = %err, fanout, "undecodable pub/sub message");
             return Action::Ignore;
+        }
+    };
+    if fanout == nodes {
+        return match decoded {
+            Message::DisconnectUser { user, reconnect } => Action::DisconnectUser(user, reconnect),
+            _ => Action::Ignore,
         };
-        let channel = track.channel.clone();
-        match decoded {
-            Message::Publication { epoch, publication } => {
-                let offset = publication.offset;
-                if offset == 0 {
-                    return Action::Deliver(channel, publication);
-                }
-                match &mut track.last {
-                    Some((last_epoch, last)) if *last_epoch == epoch => {
-                        if offset == *last + 1 {
-                            *last = offset;
-                            Action::Deliver(channel, publication)
-                        } else if offset <= *last {
-                            Action::Ignore
-                        } else {
-                            tracing::warn!(channel = %channel, expected = *last + 1, got = offset, "publication gap");
-                            *last = offset;
-                            Action::Gap(channel)
-                        }
-                    }
-                    Some(_) => {
-                        tracing::warn!(channel = %channel, "stream epoch changed");
-                        track.last = Some((epoch, offset));
+    }
+    let Some(track) = tracks.get_mut(fanout) else {
+        return Action::Ignore;
+    };
+    let channel = track.channel.clone();
+    match decoded {
+        Message::Publication { epoch, publication } => {
+            let offset = publication.offset;
+            if offset == 0 {
+                return Action::Deliver(channel, publication);
+            }
+            match &mut track.last {
+                Some((last_epoch, last)) if *last_epoch == epoch => {
+                    if offset == *last + 1 {
+                        *last = offset;
+                        Action::Deliver(channel, publication)
+                    } else if offset <= *last {
+                        Action::Ignore
+                    } else {
+                        tracing::warn!(channel = %channel, expected = *last + 1, got = offset, "publication gap");
+                        *last = offset;
                         Action::Gap(channel)
                     }
-                    None => {
-                        track.last = Some((epoch, offset));
-                        Action::Deliver(channel, publication)
-                    }
+                }
+                Some(_) => {
+                    tracing::warn!(channel = %channel, "stream epoch changed");
+                    track.last = Some((epoch, offset));
+                    Action::Gap(channel)
+                }
+                None => {
+                    track.last = Some((epoch, offset));
+                    Action::Deliver(channel, publication)
                 }
             }
-            Message::Join(info) => Action::Join(channel, info),
-            Message::Leave(info) => Action::Leave(channel, info),
-            Message::Unsubscribe(user) => Action::Unsubscribe(channel, user),
-            Message::DisconnectUser { .. } => Action::Ignore,
         }
+        Message::Join(info) => Action::Join(channel, info),
+        Message::Leave(info) => Action::Leave(channel, info),
+        Message::Unsubscribe(user) => Action::Unsubscribe(channel, user),
+        Message::DisconnectUser { .. } => Action::Ignore,
     }
 }
 

@@ -20,6 +20,11 @@
 --       removed users, each event's JSON rest (without offset, after '{'),
 --       and per message: mode ('z' gets the first event's offset, rest
 --       follows; 'k' keeps offset), offset, JSON.
+-- Split mode (`tandem_split`, a cluster): KEYS are only 1..7 and 8, the
+-- set of users removed from the session whose index entry the follow-up
+-- must drop; every key shares the session's slot. The activity, idle,
+-- linked-mission and user indexes are then left to the engine's follow-up
+-- (store.rs, indexes.rs), which reads them back from the record.
 -- Returns {'duplicate', response} | {'conflict'} | {'ok', epoch, first, top}.
 local record, stream, meta, events, messages, idem, users, activity, linked =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -79,26 +84,41 @@ redis.call('HSET', record, 'r', ARGV[2], 'v', string.format('%d', stored + 1), '
 local previous_at = tonumber(redis.call('HGET', record, 'a') or '0')
 if tonumber(ARGV[3]) > previous_at then
   redis.call('HSET', record, 'a', ARGV[3], 't', ARGV[17])
-  redis.call('ZADD', activity, ARGV[3], sid)
+  if not tandem_split then
+    redis.call('ZADD', activity, ARGV[3], sid)
+  end
+end
+if tandem_split then
+  redis.call('HSET', record, 's', ARGV[18], 'u', ARGV[19])
+  redis.call('DEL', users)
+  for j = 1, n_users do
+    redis.call('SADD', users, collaborators[j])
+    redis.call('SREM', KEYS[8], collaborators[j])
+  end
+  for j = 1, n_removed do
+    redis.call('SADD', KEYS[8], removed[j])
+  end
 end
 local idle = {active = KEYS[10], completed = KEYS[11], abandoned = KEYS[12], archived = KEYS[13]}
 local old_status = redis.call('HGET', record, 's')
-if old_status and old_status ~= ARGV[18] and idle[old_status] then
+if not tandem_split and old_status and old_status ~= ARGV[18] and idle[old_status] then
   redis.call('ZREM', idle[old_status], sid)
 end
-local since = math.max(tonumber(redis.call('HGET', record, 'a') or '0'), tonumber(ARGV[19]))
-redis.call('HSET', record, 's', ARGV[18], 'u', ARGV[19])
-redis.call('ZADD', idle[ARGV[18]], since, sid)
-redis.call('DEL', users)
-for j = 1, n_users do
-  redis.call('SADD', users, collaborators[j])
-  redis.call('SADD', KEYS[13 + j], sid)
-end
-for j = 1, n_removed do
-  redis.call('SREM', KEYS[13 + n_users + j], sid)
-end
-if ARGV[12] ~= '' then
-  redis.call('HSET', linked, ARGV[12], sid)
+if not tandem_split then
+  local since = math.max(tonumber(redis.call('HGET', record, 'a') or '0'), tonumber(ARGV[19]))
+  redis.call('HSET', record, 's', ARGV[18], 'u', ARGV[19])
+  redis.call('ZADD', idle[ARGV[18]], since, sid)
+  redis.call('DEL', users)
+  for j = 1, n_users do
+    redis.call('SADD', users, collaborators[j])
+    redis.call('SADD', KEYS[13 + j], sid)
+  end
+  for j = 1, n_removed do
+    redis.call('SREM', KEYS[13 + n_users + j], sid)
+  end
+  if ARGV[12] ~= '' then
+    redis.call('HSET', linked, ARGV[12], sid)
+  end
 end
 if idem_key ~= '' then
   local response = ARGV[10]

@@ -2,8 +2,11 @@
 -- Payloads are never decoded and re-encoded (cjson would corrupt empty
 -- arrays/objects and big numbers): JSON is built by concatenation.
 
--- `tandem_fence_restarts` (true or false) is defined on the line before
--- this file by the engine (TANDEM_REDIS_NEW_EPOCH_ON_RESTART).
+-- Defined before this file by the engine: `tandem_fence_restarts` (true or
+-- false: TANDEM_REDIS_NEW_EPOCH_ON_RESTART), `tandem_split` (true on a
+-- cluster: scripts touch only the session's slot and leave the global
+-- indexes to the engine's follow-up) and `tandem_publish` ('PUBLISH' on one
+-- Redis, 'SPUBLISH' on a cluster: sharded pub/sub).
 
 -- The running Redis process's id: it changes on every restart.
 local function tandem_run_id()
@@ -84,7 +87,7 @@ local function tandem_store_publish(stream, fanout, epoch, offset, size, ttl_ms,
     redis.call('XADD', stream, 'MAXLEN', size, id, 'd', data)
   end
   redis.call('PEXPIRE', stream, ttl_ms)
-  redis.call('PUBLISH', fanout, tandem_fanout_message(epoch, offset, data, info, tags))
+  redis.call(tandem_publish, fanout, tandem_fanout_message(epoch, offset, data, info, tags))
 end
 
 -- `{"offset":N,` + the rest of an object serialised without its offset

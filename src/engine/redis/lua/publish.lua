@@ -8,7 +8,7 @@ local stream, meta = KEYS[1], KEYS[2]
 local epoch = tandem_epoch(meta, ARGV[1])
 tandem_keep_meta(meta, ARGV[4])
 if ARGV[6] ~= '1' then
-  redis.call('PUBLISH', ARGV[5], tandem_fanout_message(epoch, 0, ARGV[7], ARGV[8], ARGV[9]))
+  redis.call(tandem_publish, ARGV[5], tandem_fanout_message(epoch, 0, ARGV[7], ARGV[8], ARGV[9]))
   return {epoch, tostring(tandem_top(meta))}
 end
 local offset = tandem_next_offset(stream, meta)
