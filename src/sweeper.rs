@@ -77,27 +77,8 @@ impl Default for SweeperConfig {
     }
 }
 
-/// What one sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    /// Index entries examined (due sessions read back from the index).
-    pub examined: u64,
-    /// Sessions this node abandoned.
-    pub abandoned: u64,
-    /// Sessions this node archived.
-    pub archived: u64,
-    /// Archived sessions this node deleted.
-    pub deleted: u64,
-    /// Due sessions kept active because someone was connected to them.
-    pub refreshed: u64,
-    /// Due sessions left alone: another node got there first, or a write or
-    /// activity arrived since the index was read.
-    pub skipped: u64,
-    /// Engine or domain errors (logged; the session is retried next sweep).
-    pub errors: u64,
-    /// How long the sweep took.
-    pub duration: Duration,
-}
+/// What one sweep did (the same counts the metrics record).
+pub type SweepReport = SweepCounts;
 
 impl SweepReport {
     /// Transitions made (abandon + archive + delete).
@@ -242,16 +223,7 @@ impl Sweeper {
     /// `tandem_sweeper_transitions_total`, `tandem_sweeper_sessions_total`,
     /// `tandem_sweep_seconds`).
     fn record(&self, r: &SweepReport) {
-        self.inner.metrics.sweep(&SweepCounts {
-            examined: r.examined,
-            abandoned: r.abandoned,
-            archived: r.archived,
-            deleted: r.deleted,
-            refreshed: r.refreshed,
-            skipped: r.skipped,
-            errors: r.errors,
-            duration: r.duration,
-        });
+        self.inner.metrics.sweep(r);
     }
 
     /// Handles the sessions of one phase that are due at `now`, batch by batch.

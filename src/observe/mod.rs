@@ -318,22 +318,23 @@ impl Metrics {
     }
 }
 
-/// What [`Metrics::sweep`] records (the sweeper's report, without its types).
-#[derive(Debug, Clone, Copy, Default)]
+/// What one sweep did: the sweeper's report, which [`Metrics::sweep`] records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepCounts {
-    /// Index entries examined.
+    /// Index entries examined (due sessions read back from the index).
     pub examined: u64,
-    /// Sessions abandoned.
+    /// Sessions this node abandoned.
     pub abandoned: u64,
-    /// Sessions archived.
+    /// Sessions this node archived.
     pub archived: u64,
-    /// Sessions deleted.
+    /// Archived sessions this node deleted.
     pub deleted: u64,
-    /// Sessions kept active by presence.
+    /// Due sessions kept active because someone was connected to them.
     pub refreshed: u64,
-    /// Due sessions left alone.
+    /// Due sessions left alone: another node got there first, or a write or
+    /// activity arrived since the index was read.
     pub skipped: u64,
-    /// Errors.
+    /// Engine or domain errors (logged; the session is retried next sweep).
     pub errors: u64,
     /// How long the sweep took.
     pub duration: Duration,
