@@ -333,7 +333,7 @@ if has "$only" sweep; then
   echo "== sweep ($sweep_total sessions, $sweep_due due; waits TANDEM_ABANDON_AFTER=$sweep_after per engine)"
   for t in memory redis cluster; do
     has "$targets" "$t" || continue
-    start_server "$t" "TANDEM_ABANDON_AFTER=$sweep_after" TANDEM_SWEEP_INTERVAL=1s RUST_LOG=warn,tandem::sweeper=debug
+    start_server "$t" "TANDEM_ABANDON_AFTER=$sweep_after" TANDEM_SWEEP_INTERVAL=1s "TANDEM_MAX_SESSIONS_PER_USER=$((sweep_total + 1))" RUST_LOG=warn,tandem::sweeper=debug
     bench "$t" "$t" 900 sweep --sessions "$sweep_total" --due "$sweep_due" --abandon-after "$sweep_after" \
       --gap 3s --server-log "$server_log"
     stop_server

@@ -163,7 +163,7 @@ impl Target {
         let text = response.text().await?;
         anyhow::ensure!(
             status.is_success(),
-            "POST /api/sessions: {status}: {text} (more than 49 users per session needs TANDEM_MAX_COLLABORATORS raised)"
+            "POST /api/sessions: {status}: {text} (more than 49 users per session needs TANDEM_MAX_COLLABORATORS raised; more sessions than TANDEM_MAX_SESSIONS_PER_USER needs that raised)"
         );
         let value: serde_json::Value = serde_json::from_str(&text)?;
         let id = value["id"]

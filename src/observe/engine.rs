@@ -96,6 +96,11 @@ impl SessionStore for MeteredEngine {
             .await
     }
 
+    async fn listed_sessions(&self, user: &str) -> Result<usize, EngineError> {
+        self.timed("listed_sessions", self.inner.listed_sessions(user))
+            .await
+    }
+
     async fn touch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, EngineError> {
         self.timed("touch", self.inner.touch(id, at)).await
     }

@@ -61,6 +61,8 @@ pub(crate) struct Change {
     pub notices: Vec<(String, Value)>,
     /// Users whose live subscriptions to the session end after the commit.
     pub revoke: Vec<String>,
+    /// The collaborators of the record the change was built on.
+    members_before: Vec<String>,
     /// The acting user.
     pub actor: String,
     /// The time of the change.
@@ -71,6 +73,7 @@ impl Change {
     /// An empty change of `record` by `actor` at `at`.
     pub fn new(record: SessionRecord, actor: &str, at: Timestamp) -> Self {
         Self {
+            members_before: user_ids(&record.session.collaborators),
             record,
             events: Vec::new(),
             messages: Vec::new(),
@@ -374,9 +377,11 @@ impl SessionService {
             idempotency,
             notices,
             revoke,
+            members_before,
             ..
         } = change;
         let session_id = record.session.id;
+        let session_version = record.version;
         let session = record.session.clone();
         let commit = Commit {
             record,
@@ -384,6 +389,12 @@ impl SessionService {
             events,
             idempotency,
             expect_activity_at_most: activity_at_most,
+            // A record being created (version 0) has no stored members yet.
+            members_before: Some(if session_version == 0 {
+                Vec::new()
+            } else {
+                members_before
+            }),
         };
         match self.store().commit(commit).await? {
             CommitOutcome::Conflict => Ok(None),
@@ -508,6 +519,11 @@ impl SessionService {
     /// Refuses a new session for `actor` when they own as many as allowed.
     pub(super) async fn check_owned_sessions(&self, actor: &str) -> Result<(), DomainError> {
         let max = self.limits().max_sessions_per_user;
+        // The list counts every session the user is in, owned or not: below
+        // the limit it settles the question without reading one session.
+        if self.store().listed_sessions(actor).await? < max {
+            return Ok(());
+        }
         let owned = self
             .store()
             .sessions_of(actor)

@@ -141,6 +141,11 @@ pub struct Commit {
     /// ([`SessionStore::touch`]) do not bump the version, so the version check
     /// alone would not see them.
     pub expect_activity_at_most: Option<DateTime<Utc>>,
+    /// The collaborators' user ids at the version the writer read
+    /// (`record.version`), when the writer knows them: the store then need
+    /// not read them back to find the users the change removed. `None`: the
+    /// store reads them. The version check makes either exact.
+    pub members_before: Option<Vec<String>>,
 }
 
 /// What a commit did.
@@ -206,6 +211,12 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Every session `user` collaborates on.
     async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError>;
+
+    /// How many entries `user`'s session list holds, without reading the
+    /// sessions: cheap, and never fewer than the sessions `sessions_of`
+    /// returns once the list has caught up (it may still hold entries that
+    /// `sessions_of` filters out). Quotas use it as an upper bound.
+    async fn listed_sessions(&self, user: &str) -> Result<usize, EngineError>;
 
     /// Records activity without a commit (cheap; no event). Returns false when
     /// the session does not exist.

@@ -714,6 +714,7 @@ fn simple(record: SessionRecord, events: Vec<EventDraft>) -> Commit {
         events,
         idempotency: None,
         expect_activity_at_most: None,
+        members_before: None,
     }
 }
 
@@ -804,6 +805,7 @@ pub async fn commit_appends_events_and_messages_with_offsets(f: impl EngineFacto
         ],
         idempotency: None,
         expect_activity_at_most: None,
+        members_before: None,
     };
     let CommitOutcome::Committed { events, position } = h.engine.commit(commit).await.unwrap()
     else {
@@ -902,6 +904,7 @@ pub async fn idempotent_commits_apply_once(f: impl EngineFactory) {
             json!({"id": "m1", "offset": 0, "empty": {}}),
         )),
         expect_activity_at_most: None,
+        members_before: None,
     };
     let first = h.engine.commit(commit(stored.clone())).await.unwrap();
     assert!(matches!(first, CommitOutcome::Committed { .. }));
@@ -946,6 +949,7 @@ pub async fn snapshot_is_consistent(f: impl EngineFactory) {
                 events: vec![draft("chat.message", json!({"i": i}))],
                 idempotency: None,
                 expect_activity_at_most: None,
+                members_before: None,
             })
             .await
             .unwrap();
@@ -973,6 +977,9 @@ pub async fn sessions_of_follows_collaborators(f: impl EngineFactory) {
     assert_eq!(ids(h.engine.sessions_of("alice").await.unwrap()), [id]);
     assert_eq!(ids(h.engine.sessions_of("bob").await.unwrap()), [id]);
     assert!(h.engine.sessions_of("dave").await.unwrap().is_empty());
+    assert_eq!(h.engine.listed_sessions("alice").await.unwrap(), 1);
+    assert_eq!(h.engine.listed_sessions("bob").await.unwrap(), 1);
+    assert_eq!(h.engine.listed_sessions("dave").await.unwrap(), 0);
     let mut changed = stored;
     changed.session.collaborators.retain(|c| c.user_id != "bob");
     changed.session.collaborators.push(Collaborator {
@@ -991,6 +998,37 @@ pub async fn sessions_of_follows_collaborators(f: impl EngineFactory) {
     assert!(matches!(outcome, CommitOutcome::Committed { .. }));
     assert!(h.engine.sessions_of("bob").await.unwrap().is_empty());
     assert_eq!(ids(h.engine.sessions_of("dave").await.unwrap()), [id]);
+    assert_eq!(h.engine.listed_sessions("dave").await.unwrap(), 1);
+    // A writer that knows the members it read passes them along; the
+    // store then relies on them (and its version check) to find who left.
+    let mut current = h.engine.load(id).await.unwrap().unwrap();
+    let before: Vec<String> = current
+        .session
+        .collaborators
+        .iter()
+        .map(|c| c.user_id.clone())
+        .collect();
+    current
+        .session
+        .collaborators
+        .retain(|c| c.user_id != "dave");
+    current.session.collaborators.push(Collaborator {
+        user_id: "erin".into(),
+        role: Role::Editor,
+        added_at: Utc::now(),
+    });
+    let outcome = h
+        .engine
+        .commit(Commit {
+            members_before: Some(before),
+            ..simple(current, vec![draft("collaborators.changed", json!({}))])
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, CommitOutcome::Committed { .. }));
+    assert!(h.engine.sessions_of("dave").await.unwrap().is_empty());
+    assert_eq!(ids(h.engine.sessions_of("erin").await.unwrap()), [id]);
+    assert_eq!(ids(h.engine.sessions_of("alice").await.unwrap()), [id]);
     assert_eq!(
         ids(h.engine.sessions_of("carol").await.unwrap()),
         [other.session.id]

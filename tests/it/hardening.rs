@@ -632,3 +632,58 @@ fn boolean_settings_take_the_usual_spellings() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// TANDEM_MAX_SESSIONS_PER_USER counts the sessions a user owns: sessions
+/// they only collaborate on do not use their quota (the cheap count of
+/// their list is only a first check).
+async fn the_session_quota_counts_owned_sessions(app: &TestApp) {
+    let alice = app.rest("alice");
+    let bob = app.rest("bob");
+    for i in 0..2 {
+        let body = json!({"name": format!("bob's {i}"), "collaborators": [{"user_id": "alice", "role": "editor"}]});
+        ok(&bob, Method::POST, "/api/sessions", Some(body)).await;
+    }
+    // Alice is in two sessions (the limit) but owns none.
+    for i in 0..2 {
+        let body = json!({"name": format!("alice's {i}")});
+        ok(&alice, Method::POST, "/api/sessions", Some(body)).await;
+    }
+    let (status, body) = alice
+        .send(
+            Method::POST,
+            "/api/sessions",
+            Some(json!({"name": "one too many"})),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body.to_string().contains("TANDEM_MAX_SESSIONS_PER_USER"),
+        "{body}"
+    );
+    let (status, body) = bob
+        .send(
+            Method::POST,
+            "/api/sessions",
+            Some(json!({"name": "one too many"})),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    let (_, list) = alice.send(Method::GET, "/api/sessions", None).await;
+    assert_eq!(
+        list.to_string().matches("\"owner\":\"alice\"").count(),
+        2,
+        "{list}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_quota_counts_owned_sessions_on_the_memory_engine() {
+    let app = spawn_app(&["--max-sessions-per-user", "2"]).await;
+    the_session_quota_counts_owned_sessions(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_quota_counts_owned_sessions_on_redis() {
+    let app = redis_app(&unique_prefix(), &["--max-sessions-per-user", "2"]).await;
+    the_session_quota_counts_owned_sessions(&app).await;
+}

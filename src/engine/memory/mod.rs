@@ -137,6 +137,8 @@ impl SessionStore for MemoryEngine {
             events,
             idempotency,
             expect_activity_at_most,
+            // The in-process index knows who was in the session.
+            members_before: _,
         } = commit;
         let id = record.session.id;
         let read_version = record.version;
@@ -240,6 +242,10 @@ impl SessionStore for MemoryEngine {
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError> {
         Ok(self.inner.sessions.sessions_of(user))
+    }
+
+    async fn listed_sessions(&self, user: &str) -> Result<usize, EngineError> {
+        Ok(self.inner.sessions.listed(user))
     }
 
     async fn touch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, EngineError> {

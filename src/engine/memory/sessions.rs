@@ -181,6 +181,10 @@ impl SessionTable {
         Some(record)
     }
 
+    pub(super) fn listed(&self, user: &str) -> usize {
+        self.by_user.get(user).map_or(0, |s| s.len())
+    }
+
     pub(super) fn sessions_of(&self, user: &str) -> Vec<Session> {
         let ids: Vec<Uuid> = self
             .by_user

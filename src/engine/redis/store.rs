@@ -164,17 +164,23 @@ impl SessionStore for RedisEngine {
             events,
             idempotency,
             expect_activity_at_most,
+            members_before,
         } = commit;
         let id = record.session.id;
         let keys = self.keys().session(id);
         let read_version = record.version;
         let mut conn = self.conn().await?;
-        // The script's version check makes this read consistent: a commit that
-        // changed the collaborators also changed the version.
-        let old_users: Vec<String> = run(::redis::cmd("SMEMBERS")
-            .arg(&keys.users)
-            .query_async(&mut conn))
-        .await?;
+        // Either way the script's version check makes this consistent: the
+        // collaborators set changes only with the version.
+        let old_users: Vec<String> = match members_before {
+            Some(members) => members,
+            None => {
+                run(::redis::cmd("SMEMBERS")
+                    .arg(&keys.users)
+                    .query_async(&mut conn))
+                .await?
+            }
+        };
         let users: BTreeSet<String> = record
             .session
             .collaborators
@@ -355,6 +361,14 @@ impl SessionStore for RedisEngine {
         }
         events.truncate(limit);
         Ok(events)
+    }
+
+    async fn listed_sessions(&self, user: &str) -> Result<usize, EngineError> {
+        let mut conn = self.conn().await?;
+        run(::redis::cmd("SCARD")
+            .arg(self.keys().user_sessions(user))
+            .query_async(&mut conn))
+        .await
     }
 
     async fn sessions_of(&self, user: &str) -> Result<Vec<Session>, EngineError> {
