@@ -178,7 +178,7 @@ start_server() {
       cmd=(taskset -c "$server_cpu" "$bin/bench-floor" --listen 127.0.0.1:0 "${floor_args[@]}")
       ;;
     memory|redis|cluster)
-      local env=(TANDEM_LISTEN=127.0.0.1:0 TANDEM_MAX_COMMANDS_PER_SECOND=0 RUST_LOG=warn)
+      local env=(TANDEM_LISTEN=127.0.0.1:0 TANDEM_MAX_COMMANDS_PER_SECOND=0 TANDEM_MAX_CONNECTIONS_PER_USER=0 RUST_LOG=warn)
       if [ "$kind" = redis ]; then
         env+=(TANDEM_ENGINE=redis "TANDEM_REDIS_URL=$redis_url" "TANDEM_REDIS_PREFIX=bench-$$-$server_seq")
       fi

@@ -31,7 +31,9 @@ pub fn markdown(results: &str, machine: &Machine) -> anyhow::Result<String> {
          (`bench-floor`: axum + tokio-tungstenite, one pre-serialised frame per broadcast, no protocol, \
          auth or history) measured in the same run. Latencies are end to end (publisher timestamp → \
          subscriber) and measured from the intended send time (no coordinated omission); acknowledgement \
-         latencies from the intended send time to the reply. See `bench/README.md` for the tool.\n\n",
+         latencies from the intended send time to the reply. See `bench/README.md` for the tool, and \
+         `docs/performance.md` for what was changed for speed (before/after figures) and what the \
+         profiles show where a target is missed.\n\n",
     );
     md.push_str(
         "Reading the figures: the generator paces publishers with tokio's 1 ms timer, so a message may \
