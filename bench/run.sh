@@ -276,7 +276,7 @@ fi
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') × $(nproc) cores; memory $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "- Kernel: $(uname -sr); $(rustc --version 2>/dev/null || echo rustc ?); $(redis-server --version 2>/dev/null | cut -d' ' -f1-3 || true)"
   echo "- Open files per process: $nofile (so the idle run holds $idle_n connections)"
-  echo "- Tandem $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with local changes)'), run $(date -u +%Y-%m-%dT%H:%MZ)$([ -n "$quick" ] && echo ', **quick sizes (--quick)**')"
+  echo "- Tandem $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet -- . ':(exclude)bench/results' 2>/dev/null || echo ' (with local changes)'), run $(date -u +%Y-%m-%dT%H:%MZ)$([ -n "$quick" ] && echo ', **quick sizes (--quick)**')"
   echo "- Server (and Redis) pinned to core $server_cpu, generator to core $generator_cpu; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   [ ${#tandem_env[@]} -eq 0 ] || echo "- Extra Tandem settings: ${tandem_env[*]}"
 } > "$work/machine.md"
