@@ -73,7 +73,12 @@ impl Change {
     /// An empty change of `record` by `actor` at `at`.
     pub fn new(record: SessionRecord, actor: &str, at: Timestamp) -> Self {
         Self {
-            members_before: user_ids(&record.session.collaborators),
+            // A record being created (version 0) has no stored members yet.
+            members_before: if record.version == 0 {
+                Vec::new()
+            } else {
+                user_ids(&record.session.collaborators)
+            },
             record,
             events: Vec::new(),
             messages: Vec::new(),
@@ -381,7 +386,6 @@ impl SessionService {
             ..
         } = change;
         let session_id = record.session.id;
-        let session_version = record.version;
         let session = record.session.clone();
         let commit = Commit {
             record,
@@ -389,12 +393,7 @@ impl SessionService {
             events,
             idempotency,
             expect_activity_at_most: activity_at_most,
-            // A record being created (version 0) has no stored members yet.
-            members_before: Some(if session_version == 0 {
-                Vec::new()
-            } else {
-                members_before
-            }),
+            members_before: Some(members_before),
         };
         match self.store().commit(commit).await? {
             CommitOutcome::Conflict => Ok(None),
